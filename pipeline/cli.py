@@ -1,0 +1,66 @@
+"""How every stage is started: by Hydra (composing conf/) or by DVC (reading params.yaml).
+
+    python -m pipeline.train model=mlp training.epochs=2   # Hydra: compose conf/ + overrides
+    python -m pipeline.train -m model=mlp,dcgan            # Hydra multirun sweep
+    python -m pipeline.train --params params.yaml          # DVC: the params file as composed
+
+Either way the config is validated against pipeline.config before any file is touched, and a
+PipelineError becomes one readable message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.config import validate
+from pipeline.errors import PipelineError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+StageFn = Callable[[DictConfig], Any]
+
+
+def run_guarded(stage: StageFn, cfg: DictConfig) -> Any:
+    try:
+        return stage(validate(cfg))
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _per_job_outputs(cfg: DictConfig) -> DictConfig:
+    """In a Hydra multirun, each job writes its models/metrics/plots into its own job folder
+    (the MLflow run is the record); the shared data and checkpoint cache stay where they are."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        job_dir = Path(hydra_cfg.runtime.output_dir)
+        for key in ("models", "metrics", "plots"):
+            cfg.paths[key] = str(job_dir / key)
+    return cfg
+
+
+def entrypoint(stage: StageFn) -> Callable[[], Any]:
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+    def hydra_main(cfg: DictConfig) -> Any:
+        return run_guarded(stage, _per_job_outputs(cfg))
+
+    def main() -> Any:
+        args = sys.argv[1:]
+        if args[:1] == ["--params"]:
+            if len(args) != 2:
+                sys.exit(f"usage: python -m {stage.__module__} --params params.yaml")
+            params = Path(args[1])
+            if not params.is_file():
+                print(f"error: {params} not found\n  fix: run from the repo root", file=sys.stderr)
+                sys.exit(2)
+            return run_guarded(stage, OmegaConf.load(params))
+        return hydra_main()
+
+    return main

@@ -1,0 +1,1 @@
+"""Datasets: official raw releases in, normalized arrays out."""

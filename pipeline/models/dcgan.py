@@ -1,0 +1,68 @@
+"""A DCGAN for 28x28x1 and 32x32x3 (and other sizes divisible by 4).
+
+The discriminator is the CIFAR-10 tutorial's: 3x3 Conv2D 64/128/128/256, all but the first with
+stride 2, LeakyReLU(0.2), Dropout(0.4). The generator mirrors it with Conv2DTranspose.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def upsampling_steps(size: int) -> int:
+    """How many 2x upsamplings reach ``size`` from a seed grid of 4 to 7 pixels (28 -> 2, 32 -> 3)."""
+    steps = 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        steps += 1
+    if steps == 0:
+        raise ValueError(f"dcgan needs an image size divisible by 4 (at least 8), got {size}")
+    return steps
+
+
+def build_dcgan_generator(
+    latent_dim: int,
+    image_shape: tuple[int, int, int],
+    filters: int = 128,
+    leaky_relu_slope: float = 0.2,
+    batch_norm: bool = False,
+) -> keras.Model:
+    """``batch_norm`` adds BatchNormalization after every hidden layer, as in the DCGAN paper;
+    it steadies early training (the CIFAR-10 tutorial's generator has none)."""
+    height, width, channels = image_shape
+    steps = upsampling_steps(height)
+    seed_h, seed_w = height // 2**steps, width // 2**steps
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(latent_dim,)))
+    model.add(layers.Dense(seed_h * seed_w * 2 * filters, use_bias=not batch_norm))
+    if batch_norm:
+        model.add(layers.BatchNormalization())
+    model.add(layers.LeakyReLU(leaky_relu_slope))
+    model.add(layers.Reshape((seed_h, seed_w, 2 * filters)))
+    for _ in range(steps):
+        model.add(
+            layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=not batch_norm)
+        )
+        if batch_norm:
+            model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(leaky_relu_slope))
+    model.add(layers.Conv2D(channels, 3, padding="same", activation="tanh"))
+    return model
+
+
+def build_dcgan_discriminator(
+    image_shape: tuple[int, int, int],
+    filters: list[int],
+    dropout: float = 0.4,
+    leaky_relu_slope: float = 0.2,
+) -> keras.Model:
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=image_shape))
+    for i, width in enumerate(filters):
+        model.add(layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same"))
+        model.add(layers.LeakyReLU(leaky_relu_slope))
+    model.add(layers.Flatten())
+    model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(1))  # a logit
+    return model

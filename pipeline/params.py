@@ -1,0 +1,52 @@
+"""Keep params.yaml equal to what DVC composes from conf/.
+
+    python -m pipeline.params           # rewrite params.yaml from conf/
+    python -m pipeline.params --check   # exit 1 if params.yaml has drifted from conf/
+
+`dvc exp run` composes params.yaml itself; `dvc repro` uses the file as committed, so it must be
+regenerated after conf/ changes. This calls DVC's own composition function, so the result is
+byte-for-byte what `dvc exp run` would write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from dvc.utils.hydra import compose_and_dump
+
+from pipeline.config import repo_root
+
+
+def compose_params(output: Path, root: Path, overrides: list[str] | None = None) -> None:
+    compose_and_dump(output, str(root / "conf"), None, "config", str(root), overrides or [])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare, write nothing")
+    args = parser.parse_args()
+    root = repo_root()
+    target = root / "params.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        composed = Path(tmp) / "params.yaml"
+        compose_params(composed, root)
+        text = composed.read_text()
+    if args.check:
+        if not target.is_file() or target.read_text() != text:
+            print(
+                f"{target} differs from the composition of conf/\n  fix: python -m pipeline.params",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{target} matches conf/")
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""MLflow: where runs go, what every run records, and an observer that streams training to it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.config import repo_root, tracking_uri
+from pipeline.errors import PipelineError
+from pipeline.viz import image_grid
+
+# MLflow's own chatter (alembic migrations, "run ... started") drowns the training output.
+for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+def flatten(cfg: DictConfig) -> dict[str, str]:
+    """The resolved config as dotted MLflow params ("training.epochs" -> "5")."""
+    flat: dict[str, str] = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            flat[prefix[:-1]] = str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
+
+
+def git_commit(path: Path | None = None) -> str:
+    """HEAD's hash, with "-dirty" when tracked files have uncommitted changes."""
+    cwd = path or repo_root()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def configure(cfg: DictConfig) -> str:
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(cfg.tracking.experiment_name)
+    except Exception as e:  # MlflowException, connection errors, SQLAlchemy errors
+        raise PipelineError(
+            f"cannot reach the MLflow tracking store {uri}: {e}",
+            "start the server, fix MLFLOW_TRACKING_URI / tracking.uri, or unset it to use "
+            "the SQLite file at the repo root",
+        ) from None
+    return uri
+
+
+@contextlib.contextmanager
+def training_run(cfg: DictConfig, data_meta: dict) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run with the full resolved config, the git commit and the data checksum.
+
+    Inside a Hydra multirun the job number goes in the run name, so sweeps read well in the UI.
+    """
+    configure(cfg)
+    tags = {
+        "git_commit": git_commit(),
+        "dataset": data_meta["dataset"],
+        "dataset_checksum": data_meta["checksum"],
+        "model": cfg.model.name,
+        "stage": "train",
+    }
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
+    with mlflow.start_run(run_name=cfg.tracking.run_name, tags=tags) as run:
+        mlflow.log_params(flatten(cfg))
+        mlflow.log_dict(OmegaConf.to_container(cfg, resolve=True), "config.yaml")
+        mlflow.log_dict(data_meta, "data_meta.json")
+        yield run
+
+
+class MlflowObserver:
+    """Streams interval metrics and sample grids of a training run to the active MLflow run."""
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        mlflow.log_metrics(metrics, step=step)
+
+    def on_samples(self, images: np.ndarray, step: int) -> None:
+        mlflow.log_image(image_grid(images), key="samples", step=step)

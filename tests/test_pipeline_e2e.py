@@ -1,0 +1,163 @@
+"""End to end with real parts: the stages as commands, a real SQLite MLflow store, a Hydra
+multirun, and `dvc repro` / `dvc exp run` inside a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, SYSTEM_FASHION_MNIST, run_command, run_module
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not SYSTEM_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
+    ),
+]
+
+PROJECT_FILES = ["pipeline", "conf", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore"]
+
+
+def runs_in(uri: str, experiment: str = "gan-pipeline") -> list:
+    client = MlflowClient(uri)
+    return client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+
+
+def outputs_under(tmp_path: Path) -> list[str]:
+    return [
+        f"paths.{key}={tmp_path / key}"
+        for key in ("prepared", "models", "metrics", "plots", "checkpoints")
+    ]
+
+
+@pytest.fixture(scope="module")
+def prepared_smoke(tmp_path_factory):
+    """Real Fashion-MNIST, first 512 images of each split, prepared once for this module."""
+    tmp = tmp_path_factory.mktemp("prepared")
+    result = run_module(
+        "pipeline.prepare", "experiment=smoke", f"paths.prepared={tmp / 'prepared'}",
+        f"paths.raw={tmp / 'raw'}", f"hydra.run.dir={tmp / 'hydra'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tmp / "prepared"
+
+
+def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_module(
+        "pipeline.train", "experiment=smoke", *outputs_under(tmp_path),
+        f"paths.prepared={prepared_smoke}", f"tracking.uri={uri}", "tracking.run_name=e2e",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    run_id = json.loads((tmp_path / "models" / "train_run.json").read_text())["run_id"]
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "e2e"
+    assert run.data.params["training.steps_per_epoch"] == "4"
+    assert run.data.params["model.name"] == "mlp"
+    assert run.data.params["dataset.name"] == "fashion_mnist"
+    assert (
+        run.data.tags["dataset_checksum"]
+        == json.loads((prepared_smoke / "meta.json").read_text())["checksum"]
+    )
+    assert len(run.data.tags["git_commit"]) >= 7
+    for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "images_per_s"):
+        history = client.get_metric_history(run_id, key)
+        assert [m.step for m in history] == [2, 4, 6, 8], key
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "samples.png", "training_curves.png", "images"} <= artifacts
+    sample_steps = {a.path for a in client.list_artifacts(run_id, "images")}
+    assert len(sample_steps) >= 3 * 2, "grids at steps 0, 4 and 8 (image + compressed preview)"
+    mlflow.set_tracking_uri(uri)
+    generator = mlflow.keras.load_model(f"runs:/{run_id}/generator")
+    assert generator.predict(np.zeros((2, 100), "float32"), verbose=0).shape == (2, 28, 28, 1)
+
+    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert metrics["steps"] == 8 and metrics["images_per_s"] > 0
+    csv_lines = (tmp_path / "plots" / "train_metrics.csv").read_text().splitlines()
+    assert csv_lines[0] == "step,d_loss,g_loss,d_acc_real,d_acc_fake,images_per_s"
+    assert len(csv_lines) == 5
+
+
+def test_hydra_multirun_makes_one_run_per_job(tmp_path, prepared_smoke):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_module(
+        "pipeline.train", "-m", "experiment=smoke", "model=mlp,dcgan",
+        f"paths.prepared={prepared_smoke}", f"paths.checkpoints={tmp_path / 'ckpt'}",
+        f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = runs_in(uri)
+    assert sorted(r.data.params["model.name"] for r in runs) == ["dcgan", "mlp"]
+    # Each job wrote its own outputs into its job folder, not over the other's.
+    assert (tmp_path / "sweep" / "0" / "models" / "generator.keras").is_file()
+    assert (tmp_path / "sweep" / "1" / "models" / "generator.keras").is_file()
+
+
+def make_dvc_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in PROJECT_FILES:
+        src, dst = ROOT / name, repo / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst)
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    from pipeline.params import compose_params
+
+    compose_params(repo / "params.yaml", repo, ["experiment=smoke"])
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "project"], cwd=repo, check=True)
+    return repo
+
+
+def test_dvc_repro_and_exp_run(tmp_path):
+    repo = make_dvc_repo(tmp_path)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(repo)}
+
+    result = run_command(["dvc", "repro"], cwd=repo, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (repo / "models" / "generator.keras").is_file()
+    assert (repo / "dvc.lock").is_file()
+
+    shown = run_command(["dvc", "metrics", "show", "--json"], cwd=repo, env=env)
+    assert shown.returncode == 0, shown.stderr
+    metrics = json.loads(shown.stdout)[""]["data"]["metrics/train.json"]["data"]
+    assert metrics["steps"] == 8
+
+    plots = run_command(["dvc", "plots", "show", "--json"], cwd=repo, env=env)
+    assert plots.returncode == 0 and "GAN losses" in plots.stdout
+
+    again = run_command(["dvc", "repro"], cwd=repo, env=env)
+    assert "didn't change, skipping" in again.stdout
+
+    # dvc exp run composes params.yaml from conf/ with the overrides, then runs what changed.
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "lock"],
+        cwd=repo, check=True,
+    )  # fmt: skip
+    exp = run_command(
+        ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "training.epochs=1"],
+        cwd=repo, env=env,
+    )  # fmt: skip
+    assert exp.returncode == 0, exp.stdout + exp.stderr
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params["training"]["epochs"] == 1 and params["model"]["name"] == "mlp"
+    assert json.loads((repo / "metrics" / "train.json").read_text())["steps"] == 4
+    runs = runs_in(env["MLFLOW_TRACKING_URI"])
+    assert len(runs) == 2 and any(r.data.tags.get("dvc_experiment") for r in runs)
