@@ -90,6 +90,45 @@ class TrackingConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    """The feature extractor's training (a small CNN on the real training split)."""
+
+    epochs: int = 6
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    feature_dim: int = 128
+
+
+@dataclass
+class EvaluationConfig:
+    num_generated: int = 10000
+    num_real: int = 10000  # from the test split
+    batch_size: int = 1000
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    memorisation_samples: int = 1000
+    seed: int = 0  # of the noise behind the generated set
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+
+
+@dataclass
+class RegistryConfig:
+    model_name: str = "gan-generator"
+    # Largest num_images one request to the served model may ask for.
+    max_images: int = 1024
+
+
+@dataclass
+class GenerateConfig:
+    # null: the registry's champion, models:/<registry.model_name>@champion
+    model_uri: str | None = None
+    num_images: int = 64
+    seed: int = 0
+    format: str = "grid"  # grid (one PNG), folder (one PNG per image) or npz
+    output: str | None = None  # null: generated/samples.png, generated/samples/, .npz
+
+
+@dataclass
 class PathsConfig:
     raw: str = "data/raw"
     prepared: str = "data/prepared"
@@ -97,6 +136,9 @@ class PathsConfig:
     metrics: str = "metrics"
     plots: str = "plots"
     checkpoints: str = "checkpoints"
+    classifier: str = "classifier"
+    # Real-data features for evaluation, keyed by protocol; safe to delete.
+    cache: str = ".cache"
 
 
 @dataclass
@@ -107,6 +149,9 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
 
 def validate(cfg: DictConfig | dict) -> DictConfig:
@@ -157,6 +202,18 @@ def _check_ranges(cfg: DictConfig) -> None:
         (cfg.dataset.image_size >= 8, "dataset.image_size", "at least 8"),
         (0 < cfg.dataset.test_fraction < 1, "dataset.test_fraction", "between 0 and 1"),
         (cfg.model.latent_dim >= 1, "model.latent_dim", "at least 1"),
+        (cfg.evaluation.kid_subsets >= 1, "evaluation.kid_subsets", "at least 1"),
+        (cfg.evaluation.kid_subset_size >= 2, "evaluation.kid_subset_size", "at least 2"),
+        (cfg.evaluation.memorisation_samples >= 1, "evaluation.memorisation_samples", ">= 1"),
+        (cfg.evaluation.classifier.epochs >= 1, "evaluation.classifier.epochs", "at least 1"),
+        (cfg.registry.max_images >= 1, "registry.max_images", "at least 1"),
+        (cfg.generate.num_images >= 1, "generate.num_images", "at least 1"),
+        (cfg.generate.seed >= 0, "generate.seed", "0 or more"),
+        (
+            cfg.generate.format in ("grid", "folder", "npz"),
+            "generate.format",
+            "grid, folder or npz",
+        ),
     ]
     for ok, key, expected in checks:
         if not ok:

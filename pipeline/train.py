@@ -109,15 +109,16 @@ def _log_artifacts(cfg: DictConfig, result, rows) -> None:
         generator,
         name="generator",
         signature=signature,
-        # Naming the requirements skips MLflow's slow inference (it reloads the model).
-        pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"keras=={keras.__version__}"],
+        pip_requirements=pip_requirements(),
     )
 
 
-def _version(package: str) -> str:
+def pip_requirements() -> list[str]:
+    """What a logged model needs, named explicitly: MLflow's inference of them reloads the
+    model in a subprocess, which takes longer than the logging itself."""
     from importlib.metadata import version
 
-    return version(package)
+    return [f"{p}=={version(p)}" for p in ("tensorflow", "keras", "mlflow", "numpy")]
 
 
 main = entrypoint(train)

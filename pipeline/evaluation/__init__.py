@@ -1,0 +1,1 @@
+"""Evaluating generators: a dataset-specific feature extractor and FID-style metrics."""

@@ -1,0 +1,156 @@
+"""Scoring a generator against real data under a stated protocol. No DVC or MLflow here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.errors import PipelineError
+from pipeline.evaluation import metrics as m
+from pipeline.evaluation.classifier import FeatureExtractor
+from pipeline.io import atomic_path
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything a score depends on besides the generator. Only equal protocols compare."""
+
+    dataset: str
+    dataset_checksum: str
+    real_split: str
+    num_real: int
+    num_generated: int
+    extractor: str
+    extractor_checksum: str
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class RealReference:
+    """Features of the real images a generator is compared with, computed once and cached."""
+
+    features: np.ndarray
+    probs: np.ndarray
+    stats: m.GaussianStats
+
+    @classmethod
+    def load_or_compute(
+        cls, images: np.ndarray, extractor: FeatureExtractor, cache_file: Path | None
+    ) -> RealReference:
+        if cache_file is not None and cache_file.is_file():
+            with np.load(cache_file) as cached:
+                features, probs = cached["features"], cached["probs"]
+        else:
+            features, probs = extractor(images)
+            if cache_file is not None:
+                with atomic_path(cache_file) as tmp:
+                    np.savez(tmp, features=features, probs=probs)
+        return cls(features, probs, m.gaussian_stats(features))
+
+
+def score(
+    fake_features: np.ndarray,
+    fake_probs: np.ndarray,
+    real: RealReference,
+    num_classes: int,
+    kid_subsets: int,
+    kid_subset_size: int,
+    seed: int,
+) -> dict:
+    """FID, KID, precision/recall/density/coverage, classifier score and class coverage."""
+    fid = m.frechet_distance(m.gaussian_stats(fake_features), real.stats)
+    kid_mean, kid_std = m.kernel_distance(
+        fake_features, real.features, kid_subsets, kid_subset_size, seed
+    )
+    cs_mean, cs_std = m.classifier_score(fake_probs)
+    counts = m.class_histogram(fake_probs, num_classes)
+    return {
+        "fid": fid,
+        "kid_mean": kid_mean,
+        "kid_std": kid_std,
+        **m.prdc(real.features, fake_features),
+        "classifier_score": cs_mean,
+        "classifier_score_std": cs_std,
+        "classes_covered": m.classes_covered(counts),
+        "class_counts": counts.tolist(),
+    }
+
+
+def generate_images(
+    generate: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    latent_dim: int,
+    seed: int,
+    batch_size: int = 1000,
+) -> np.ndarray:
+    """``n`` images from seeded noise, in batches, with a progress bar."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    with tqdm(total=n, desc="generate", unit="img", leave=False) as bar:
+        for start in range(0, n, batch_size):
+            noise = rng.standard_normal((min(batch_size, n - start), latent_dim)).astype("float32")
+            batches.append(np.asarray(generate(noise), dtype=np.float32))
+            bar.update(len(noise))
+    return np.concatenate(batches)
+
+
+@dataclass
+class Memorisation:
+    """How close generated images come to training images, against how close real test
+    images come: a ratio well below 1 means the generator copies its training data."""
+
+    fake_distances: np.ndarray
+    fake_neighbours: np.ndarray
+    real_distances: np.ndarray
+
+    @property
+    def ratio(self) -> float:
+        return float(np.median(self.fake_distances) / np.median(self.real_distances))
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "nn_distance_generated_median": float(np.median(self.fake_distances)),
+            "nn_distance_real_median": float(np.median(self.real_distances)),
+            "nn_distance_generated_min": float(self.fake_distances.min()),
+            "memorisation_ratio": self.ratio,
+        }
+
+
+def memorisation(
+    fake: np.ndarray, real_test: np.ndarray, train: np.ndarray, samples: int
+) -> Memorisation:
+    fake_d, fake_i = m.nearest_neighbours(fake[:samples], train)
+    real_d, _ = m.nearest_neighbours(real_test[:samples], train)
+    return Memorisation(fake_d, fake_i, real_d)
+
+
+def check_sample_sizes(num_real: int, available: int, num_generated: int, feature_dim: int):
+    if num_real > available:
+        raise PipelineError(
+            f"evaluation.num_real={num_real} but the test split holds {available} images",
+            f"set evaluation.num_real to at most {available}",
+        )
+    for key, n in (("num_real", num_real), ("num_generated", num_generated)):
+        if n <= feature_dim:
+            raise PipelineError(
+                f"evaluation.{key}={n} is not larger than the feature dimension ({feature_dim}): "
+                "the covariance in FID would be singular",
+                f"use more than {feature_dim} images or a smaller evaluation.classifier.feature_dim",
+            )
+
+
+class Timer:
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start

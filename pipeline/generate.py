@@ -1,0 +1,76 @@
+"""Write N images from the registry's champion (or any MLflow model URI): a PNG grid, a folder
+of PNGs, or an .npz, e.g. synthetic data for augmentation.
+
+    python -m pipeline.generate generate.num_images=1000 generate.format=npz
+    python -m pipeline.generate generate.model_uri=models:/fashion_mnist-generator/3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig
+
+from pipeline import tracking
+from pipeline.cli import entrypoint
+from pipeline.errors import PipelineError
+from pipeline.io import atomic_dir, atomic_path
+from pipeline.viz import image_grid, save_png, to_uint8
+
+DEFAULT_OUTPUTS = {
+    "grid": "generated/samples.png",
+    "folder": "generated/samples",
+    "npz": "generated/samples.npz",
+}
+CHUNK = 256  # images per predict call, below any sensible registry.max_images
+
+
+def generate(cfg: DictConfig) -> Path:
+    g = cfg.generate
+    uri = g.model_uri or f"models:/{cfg.registry.model_name}@champion"
+    output = Path(g.output or DEFAULT_OUTPUTS[g.format])
+    tracking.configure(cfg)
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as e:
+        raise PipelineError(
+            f"cannot load the model {uri}: {getattr(e, 'message', e)}",
+            "run `dvc repro` so that register names a champion, or set generate.model_uri",
+        ) from None
+    chunks = []
+    for i, start in enumerate(range(0, g.num_images, CHUNK)):
+        request = pd.DataFrame(
+            {"num_images": [min(CHUNK, g.num_images - start)], "seed": [g.seed + i]}
+        )
+        chunks.append(np.asarray(model.predict(request), dtype=np.float32))
+    images = np.concatenate(chunks)
+    write_images(images, output, g.format)
+    print(f"wrote {len(images)} images from {uri} to {output}")
+    return output
+
+
+def write_images(images: np.ndarray, output: Path, fmt: str) -> None:
+    """images: NHWC float32 in [-1, 1]."""
+    if fmt == "grid":
+        save_png(image_grid(images), output)
+    elif fmt == "npz":
+        with atomic_path(output) as tmp:
+            np.savez_compressed(tmp, images=to_uint8(images), images_float=images)
+    else:
+        from PIL import Image
+
+        with atomic_dir(output) as tmp:
+            for i, image in enumerate(to_uint8(images)):
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                    tmp / f"{i:05d}.png"
+                )
+
+
+main = entrypoint(generate)
+
+if __name__ == "__main__":
+    main()

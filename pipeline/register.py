@@ -1,0 +1,142 @@
+"""Stage `register`: put the evaluated generator in the MLflow Model Registry.
+
+The new version gets the alias `champion` only when its FID beats the current champion's under
+the same evaluation protocol; otherwise it gets `challenger`. The decision and its reason go to
+metrics/register.json, to the version's tags and to the training run's tags. Running it again on
+the same training run reuses that run's version instead of registering a duplicate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema, TensorSpec
+from omegaconf import DictConfig
+
+from pipeline import tracking
+from pipeline.cli import entrypoint
+from pipeline.errors import PipelineError
+from pipeline.evaluate import EVAL_FILE
+from pipeline.io import read_json, write_json
+from pipeline.train import GENERATOR_FILE, RUN_FILE, pip_requirements
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"
+
+
+def register(cfg: DictConfig) -> str:
+    models = Path(cfg.paths.models)
+    eval_file = Path(cfg.paths.metrics) / EVAL_FILE
+    for path, stage in ((models / RUN_FILE, "train"), (eval_file, "evaluate")):
+        if not path.is_file():
+            raise PipelineError(f"{path} not found", f"run the {stage} stage first (dvc repro)")
+    run_id = read_json(models / RUN_FILE)["run_id"]
+    evaluation = read_json(eval_file)
+    fid, protocol_key = float(evaluation["fid"]), evaluation["protocol"]["key"]
+
+    tracking.configure(cfg)
+    client = MlflowClient()
+    name = cfg.registry.model_name
+    version = _version_of_run(client, name, run_id) or _log_and_register(
+        cfg, client, name, run_id, models / GENERATOR_FILE, evaluation
+    )
+    decision, reason = decide(client, name, version.version, fid, protocol_key)
+    client.set_registered_model_alias(name, decision, version.version)
+    tags = {"decision": decision, "reason": reason}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version.version, key, value)
+        client.set_tag(run_id, f"registry.{key}", value)
+    client.set_tag(run_id, "registry.version", version.version)
+    write_json(
+        Path(cfg.paths.metrics) / "register.json",
+        {"model_name": name, "version": int(version.version), "fid": fid, **tags},
+    )
+    print(f"{name} v{version.version} is {decision}: {reason}")
+    return decision
+
+
+def _version_of_run(client: MlflowClient, name: str, run_id: str):
+    try:
+        found = client.search_model_versions(f"name = '{name}' and tags.train_run_id = '{run_id}'")
+    except MlflowException:
+        return None
+    return found[0] if found else None
+
+
+def _log_and_register(cfg, client, name, run_id, generator_file: Path, evaluation: dict):
+    import keras
+
+    shape = keras.models.load_model(generator_file, compile=False).output_shape[1:]
+    signature = ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec("long", "num_images"),
+                ColSpec("long", "seed"),
+                ColSpec("long", "label", required=False),
+            ]
+        ),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),
+    )
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="generator_pyfunc",
+            python_model=str(SERVING_CODE),
+            artifacts={"generator": str(generator_file)},
+            model_config={"max_images": int(cfg.registry.max_images)},
+            signature=signature,
+            pip_requirements=pip_requirements(),
+        )
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="GAN generators: (num_images, seed) -> images"
+        )
+    return client.create_model_version(
+        name,
+        source=info.model_uri,
+        run_id=run_id,
+        tags={
+            "train_run_id": run_id,
+            "fid": str(evaluation["fid"]),
+            "protocol_key": evaluation["protocol"]["key"],
+            "dataset": evaluation["protocol"]["dataset"],
+        },
+        description=f"FID {evaluation['fid']:.3f} under protocol {evaluation['protocol']['key']}",
+    )
+
+
+def decide(
+    client: MlflowClient, name: str, version: str, fid: float, protocol_key: str
+) -> tuple[str, str]:
+    """(alias, reason): champion only when FID beats the champion's under the same protocol."""
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return CHAMPION, "first evaluated version: no champion yet"
+    if champion.version == version:
+        return CHAMPION, "already the champion"
+    if champion.tags.get("protocol_key") != protocol_key:
+        return CHALLENGER, (
+            f"evaluated under protocol {protocol_key}, champion v{champion.version} under "
+            f"{champion.tags.get('protocol_key')}: scores are not comparable; re-evaluate the "
+            "champion under this protocol to compare"
+        )
+    champion_fid = float(champion.tags["fid"])
+    if fid < champion_fid:
+        return CHAMPION, f"FID {fid:.3f} beats champion v{champion.version}'s {champion_fid:.3f}"
+    return (
+        CHALLENGER,
+        f"FID {fid:.3f} does not beat champion v{champion.version}'s {champion_fid:.3f}",
+    )
+
+
+main = entrypoint(register)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What the Model Registry serves: the generator as an MLflow pyfunc model."""
