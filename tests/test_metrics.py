@@ -1,0 +1,167 @@
+"""The metrics against known answers: closed forms, published values, and known orderings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.ndimage import gaussian_filter
+
+from pipeline.evaluation import metrics as m
+from pipeline.evaluation.classifier import FeatureExtractor, train_classifier
+from tests.conftest import SYSTEM_FASHION_MNIST
+
+RNG = np.random.default_rng(0)
+
+
+def random_spd(d: int, rng) -> np.ndarray:
+    a = rng.standard_normal((d, d))
+    return a @ a.T / d + 0.1 * np.eye(d)
+
+
+# --- FID ---------------------------------------------------------------------------------------
+
+
+def test_fid_of_diagonal_gaussians_is_the_closed_form():
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    expected = ((mu1 - mu2) ** 2).sum() + (var1 + var2 - 2 * np.sqrt(var1 * var2)).sum()
+    got = m.frechet_distance(
+        m.GaussianStats(mu1, np.diag(var1), 0), m.GaussianStats(mu2, np.diag(var2), 0)
+    )
+    assert got == pytest.approx(expected, rel=1e-12)  # 5 + 1 + 1 + 4 = 11
+
+
+def test_fid_of_full_covariances_matches_sqrtm():
+    rng = np.random.default_rng(1)
+    s1, s2 = random_spd(20, rng), random_spd(20, rng)
+    mu1, mu2 = rng.standard_normal(20), rng.standard_normal(20)
+    reference = (
+        ((mu1 - mu2) ** 2).sum()
+        + np.trace(s1)
+        + np.trace(s2)
+        - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2)).real
+    )
+    got = m.frechet_distance(m.GaussianStats(mu1, s1, 0), m.GaussianStats(mu2, s2, 0))
+    assert got == pytest.approx(reference, rel=1e-8)
+
+
+def test_fid_of_a_sample_with_itself_is_zero():
+    x = RNG.standard_normal((500, 16))
+    assert m.frechet_distance(m.gaussian_stats(x), m.gaussian_stats(x)) == pytest.approx(0, abs=1e-8)
+
+
+def test_fid_refuses_fewer_samples_than_dimensions():
+    with pytest.raises(m.TooFewSamples, match="16 <= 32"):
+        m.gaussian_stats(RNG.standard_normal((16, 32)))
+
+
+# --- KID ---------------------------------------------------------------------------------------
+
+
+def test_kid_near_zero_for_one_distribution_and_positive_for_two():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2000, 16)), rng.standard_normal((2000, 16))
+    same_mean, same_std = m.kernel_distance(a, b, subsets=20, subset_size=500)
+    assert abs(same_mean) < 3 * same_std / np.sqrt(20) + 1e-3
+    shifted_mean, shifted_std = m.kernel_distance(a, b + 0.5, subsets=20, subset_size=500)
+    assert shifted_mean > 10 * shifted_std / np.sqrt(20) and shifted_mean > 0.05
+
+
+# --- precision / recall / density / coverage ---------------------------------------------------
+
+
+def test_prdc_of_one_gaussian_near_published_values():
+    """Naeem et al. 2020: for two samples of one distribution, density ~1 and coverage
+    ~1 - 2^-k = 0.97 for k=5; precision and recall are high and symmetric."""
+    rng = np.random.default_rng(3)
+    real, fake = rng.standard_normal((2000, 32)), rng.standard_normal((2000, 32))
+    result = m.prdc(real, fake)
+    assert 0.9 < result["density"] < 1.1
+    assert 0.94 < result["coverage"] < 0.99
+    assert result["precision"] > 0.6 and result["recall"] > 0.6
+    assert abs(result["precision"] - result["recall"]) < 0.1
+
+
+def test_prdc_of_collapsed_generator():
+    rng = np.random.default_rng(4)
+    real = rng.standard_normal((1000, 16))
+    collapsed = np.repeat(real[:1], 1000, axis=0)  # one image, repeated
+    result = m.prdc(real, collapsed)
+    assert result["coverage"] < 0.02 and result["recall"] < 0.02
+
+
+def test_precision_drops_when_fakes_leave_the_manifold():
+    rng = np.random.default_rng(5)
+    real = rng.standard_normal((1000, 16))
+    off = m.prdc(real, rng.standard_normal((1000, 16)) + 3.0)
+    assert off["precision"] < 0.1 and off["density"] < 0.1
+
+
+# --- classifier-based --------------------------------------------------------------------------
+
+
+def test_classifier_score_and_class_coverage():
+    confident = np.eye(10)[np.arange(1000) % 10] * 0.999 + 0.0001
+    assert m.classifier_score(confident)[0] == pytest.approx(10, rel=0.01)
+    collapsed = np.eye(10)[np.zeros(1000, int)] * 0.999 + 0.0001
+    assert m.classifier_score(collapsed)[0] == pytest.approx(1, rel=0.01)
+    assert m.classes_covered(m.class_histogram(confident, 10)) == 10
+    assert m.classes_covered(m.class_histogram(collapsed, 10)) == 1
+
+
+def test_nearest_neighbours_against_brute_force():
+    rng = np.random.default_rng(6)
+    queries, reference = rng.standard_normal((20, 5)), rng.standard_normal((300, 5))
+    dist, index = m.nearest_neighbours(queries, reference, chunk=64)
+    brute = np.linalg.norm(queries[:, None] - reference[None], axis=2)
+    np.testing.assert_array_equal(index, brute.argmin(axis=1))
+    np.testing.assert_allclose(dist, brute.min(axis=1), rtol=1e-4)
+
+
+# --- orderings on real images in the real feature space ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fashion_features():
+    """A classifier trained briefly on real Fashion-MNIST, and 2,000 test images."""
+    if not SYSTEM_FASHION_MNIST.is_dir():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    from pipeline.data.prepared import load_raw, normalize
+
+    raw = load_raw("fashion_mnist", SYSTEM_FASHION_MNIST, download=False)
+    train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
+    test = normalize(raw.test[0][:2000])
+    model, accuracy = train_classifier(
+        train, (test, raw.test[1][:2000]), 10,
+        epochs=2, batch_size=128, learning_rate=1e-3, feature_dim=32, seed=0,
+    )  # fmt: skip
+    assert accuracy > 0.7
+    return FeatureExtractor(model), test
+
+
+def distances_for(extractor, reference, images):
+    ref_features, _ = extractor(reference)
+    features, _ = extractor(images)
+    fid = m.frechet_distance(m.gaussian_stats(features), m.gaussian_stats(ref_features))
+    kid, _ = m.kernel_distance(features, ref_features, subsets=10, subset_size=500)
+    return fid, kid
+
+
+@pytest.mark.parametrize("corruption", ["noise", "blur"])
+def test_fid_and_kid_grow_with_corruption(fashion_features, corruption):
+    extractor, test = fashion_features
+    reference, images = test[:1000], test[1000:]
+    rng = np.random.default_rng(7)
+    levels = [0.0, 0.2, 0.5, 1.0] if corruption == "noise" else [0.0, 0.7, 1.5, 3.0]
+    fids, kids = [], []
+    for level in levels:
+        if corruption == "noise":
+            corrupted = np.clip(images + level * rng.standard_normal(images.shape), -1, 1)
+        else:
+            corrupted = gaussian_filter(images, sigma=(0, level, level, 0))
+        fid, kid = distances_for(extractor, reference, corrupted.astype("float32"))
+        fids.append(fid)
+        kids.append(kid)
+    assert fids == sorted(fids) and fids[-1] > 5 * fids[0], fids
+    assert kids == sorted(kids), kids
