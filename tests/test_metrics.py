@@ -48,7 +48,9 @@ def test_fid_of_full_covariances_matches_sqrtm():
 
 def test_fid_of_a_sample_with_itself_is_zero():
     x = RNG.standard_normal((500, 16))
-    assert m.frechet_distance(m.gaussian_stats(x), m.gaussian_stats(x)) == pytest.approx(0, abs=1e-8)
+    assert m.frechet_distance(m.gaussian_stats(x), m.gaussian_stats(x)) == pytest.approx(
+        0, abs=1e-8
+    )
 
 
 def test_fid_refuses_fewer_samples_than_dimensions():

@@ -136,8 +136,18 @@ def test_dvc_repro_and_exp_run(tmp_path):
 
     shown = run_command(["dvc", "metrics", "show", "--json"], cwd=repo, env=env)
     assert shown.returncode == 0, shown.stderr
-    metrics = json.loads(shown.stdout)[""]["data"]["metrics/train.json"]["data"]
-    assert metrics["steps"] == 8
+    metrics = json.loads(shown.stdout)[""]["data"]
+    assert metrics["metrics/train.json"]["data"]["steps"] == 8
+    evaluation = metrics["metrics/eval.json"]["data"]
+    assert evaluation["fid"] > evaluation["floor"]["fid"] >= 0
+    assert evaluation["protocol"]["num_generated"] == 300
+    assert 0 < metrics["metrics/classifier.json"]["data"]["test_accuracy"] <= 1
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    champion = client.get_model_version_by_alias("fashion_mnist-generator", "champion")
+    assert champion.tags["decision"] == "champion"
+    train_run = client.get_run(champion.run_id)
+    assert train_run.data.metrics["fid"] == pytest.approx(evaluation["fid"])
+    assert train_run.data.metrics["floor_fid"] == pytest.approx(evaluation["floor"]["fid"])
 
     plots = run_command(["dvc", "plots", "show", "--json"], cwd=repo, env=env)
     assert plots.returncode == 0 and "GAN losses" in plots.stdout
@@ -161,3 +171,5 @@ def test_dvc_repro_and_exp_run(tmp_path):
     assert json.loads((repo / "metrics" / "train.json").read_text())["steps"] == 4
     runs = runs_in(env["MLFLOW_TRACKING_URI"])
     assert len(runs) == 2 and any(r.data.tags.get("dvc_experiment") for r in runs)
+    versions = client.search_model_versions("name = 'fashion_mnist-generator'")
+    assert len(versions) == 2, "the experiment's generator was registered too"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,11 +145,3 @@ def check_sample_sizes(num_real: int, available: int, num_generated: int, featur
                 "the covariance in FID would be singular",
                 f"use more than {feature_dim} images or a smaller evaluation.classifier.feature_dim",
             )
-
-
-class Timer:
-    def __init__(self):
-        self.start = time.perf_counter()
-
-    def __call__(self) -> float:
-        return time.perf_counter() - self.start
