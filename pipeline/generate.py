@@ -26,7 +26,6 @@ DEFAULT_OUTPUTS = {
     "folder": "generated/samples",
     "npz": "generated/samples.npz",
 }
-CHUNK = 256  # images per predict call, below any sensible registry.max_images
 
 
 def generate(cfg: DictConfig) -> Path:
@@ -41,12 +40,20 @@ def generate(cfg: DictConfig) -> Path:
             f"cannot load the model {uri}: {getattr(e, 'message', e)}",
             "run `dvc repro` so that register names a champion, or set generate.model_uri",
         ) from None
+    # One request may ask for at most the model's max_images; larger sets take several, each
+    # with its own seed (seed, seed + 1, ...), so the same settings give the same images.
+    chunk = int((model.model_config or {}).get("max_images", 256))
     chunks = []
-    for i, start in enumerate(range(0, g.num_images, CHUNK)):
+    for i, start in enumerate(range(0, g.num_images, chunk)):
         request = pd.DataFrame(
-            {"num_images": [min(CHUNK, g.num_images - start)], "seed": [g.seed + i]}
+            {"num_images": [min(chunk, g.num_images - start)], "seed": [g.seed + i]}
         )
-        chunks.append(np.asarray(model.predict(request), dtype=np.float32))
+        try:
+            chunks.append(np.asarray(model.predict(request), dtype=np.float32))
+        except MlflowException as e:
+            raise PipelineError(
+                f"the model refused the request: {e.message}", "check the generate.* settings"
+            ) from None
     images = np.concatenate(chunks)
     write_images(images, output, g.format)
     print(f"wrote {len(images)} images from {uri} to {output}")

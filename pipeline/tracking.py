@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import mlflow.exceptions
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
@@ -53,11 +54,25 @@ def git_commit(path: Path | None = None) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def artifact_location(uri: str, experiment_name: str) -> str | None:
+    """Beside an SQLite store, in mlartifacts/. MLflow's default is ./mlruns relative to the
+    working directory, which for DVC's queued experiments is a copy that is thrown away.
+    A tracking server decides for itself (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri.removeprefix("sqlite:///"))
+    return (db.parent / "mlartifacts" / experiment_name).as_uri()
+
+
 def configure(cfg: DictConfig) -> str:
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
+    name = cfg.tracking.experiment_name
     try:
-        mlflow.set_experiment(cfg.tracking.experiment_name)
+        if mlflow.get_experiment_by_name(name) is None:
+            with contextlib.suppress(mlflow.exceptions.MlflowException):  # created meanwhile
+                mlflow.create_experiment(name, artifact_location=artifact_location(uri, name))
+        mlflow.set_experiment(name)
     except Exception as e:  # MlflowException, connection errors, SQLAlchemy errors
         raise PipelineError(
             f"cannot reach the MLflow tracking store {uri}: {e}",

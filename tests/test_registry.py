@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from pipeline import tracking
 from pipeline.models import build_networks
 from pipeline.register import register
 from pipeline.viz import image_grid
@@ -57,7 +58,9 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     folder = tmp_path / name
     (folder / "models").mkdir(parents=True)
     shutil.copy(generator_file, folder / "models" / "generator.keras")
-    mlflow.set_experiment("gan-pipeline")
+    cfg = smoke_cfg.copy()
+    cfg.tracking.uri = mlflow.get_tracking_uri()
+    tracking.configure(cfg)
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_metric("fid", fid)
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
@@ -65,16 +68,14 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     (folder / "metrics" / "eval.json").write_text(
         json.dumps({"fid": fid, "protocol": {"key": protocol, "dataset": "fashion_mnist"}})
     )
-    cfg = smoke_cfg.copy()
     cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")
-    cfg.tracking.uri = mlflow.get_tracking_uri()
     cfg.registry.model_name = MODEL_NAME
     cfg.registry.max_images = 64
     return cfg, run.info.run_id
 
 
 def champion_version(client) -> str:
-    return client.get_model_version_by_alias(MODEL_NAME, "champion").version
+    return str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
 
 
 def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
@@ -87,7 +88,7 @@ def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
     worse, _ = trained(tmp_path, smoke_cfg, generator_file, 40.0, "P1", "worse")
     assert register(worse) == "challenger"
     assert champion_version(client) == "1"
-    assert client.get_model_version_by_alias(MODEL_NAME, "challenger").version == "2"
+    assert str(client.get_model_version_by_alias(MODEL_NAME, "challenger").version) == "2"
     decision = json.loads((tmp_path / "worse" / "metrics" / "register.json").read_text())
     assert decision["reason"] == "FID 40.000 does not beat champion v1's 30.000"
 
@@ -106,6 +107,8 @@ def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
     versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
     assert client.get_model_version(MODEL_NAME, "1").tags["train_run_id"] == first_run
+    # Artifacts live beside the SQLite file, not in ./mlruns of whatever directory ran it.
+    assert (tmp_path / "mlartifacts" / "gan-pipeline").is_dir()
 
 
 def test_champion_loads_by_name_and_validates_input(tmp_path, store, smoke_cfg, generator_file):
