@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
@@ -89,6 +90,8 @@ def _log_and_register(cfg, client, name, run_id, generator_file: Path, evaluatio
             artifacts={"generator": str(generator_file)},
             model_config={"max_images": int(cfg.registry.max_images)},
             signature=signature,
+            # MLflow runs the model on it while logging: a broken model fails here, not in serving.
+            input_example=pd.DataFrame({"num_images": [1], "seed": [0]}),
             pip_requirements=pip_requirements(),
         )
     try:

@@ -21,7 +21,9 @@ GENERATOR_FILE = "generator.keras"
 RUN_FILE = "train_run.json"  # which MLflow run trained models/generator.keras
 
 
-def train(cfg: DictConfig) -> float:
+def train(cfg: DictConfig) -> str:
+    """Returns the MLflow run id. GAN losses say little about quality, so no loss is handed to
+    a Hydra sweeper as an objective; `evaluate` returns the FID for that."""
     data = load_prepared(cfg.paths.prepared, expected_dataset=cfg.dataset.name)
     images = data.images("train")
     fingerprint = training.checkpoint_fingerprint(cfg, data.meta["checksum"])
@@ -43,7 +45,7 @@ def train(cfg: DictConfig) -> float:
         f"trained {cfg.model.name} for {result.steps} steps in {result.seconds:.0f}s "
         f"({summary['images_per_s']:.0f} images/s); MLflow run {run.info.run_id}"
     )
-    return summary["g_loss"]
+    return run.info.run_id
 
 
 CSV_COLUMNS = ["step", *training.METRIC_NAMES, "images_per_s"]
