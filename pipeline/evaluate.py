@@ -135,7 +135,8 @@ def _log_to_training_run(cfg: DictConfig, result: dict) -> None:
     run_file = Path(cfg.paths.models) / RUN_FILE
     tracking.configure(cfg)
     run_id = read_json(run_file)["run_id"] if run_file.is_file() else None
-    with mlflow.start_run(run_id=run_id, tags={"stage": "train"} if run_id is None else None):
+    # Into the run that trained the generator; a run of its own if that is unknown.
+    with mlflow.start_run(run_id=run_id, tags=None if run_id else {"stage": "evaluate"}):
         flat = {k: v for k, v in result.items() if isinstance(v, int | float)}
         flat.update({f"floor_{k}": v for k, v in result["floor"].items()})
         mlflow.log_metrics(flat)
