@@ -77,17 +77,8 @@ def evaluate(cfg: DictConfig) -> float:
     memo = report.memorisation(fake, test_images, train_images, e.memorisation_samples)
     eval_seconds = time.perf_counter() - started
 
-    # The floor: what real training images score against the same reference.
-    floor_images = train_images[
-        np.random.default_rng(e.seed).permutation(len(train_images))[: e.num_generated]
-    ]
-    floor_ref = report.RealReference.load_or_compute(
-        floor_images, extractor, cache / f"floor-{protocol.key()}.npz"
-    )
-    floor = report.score(
-        floor_ref.features, floor_ref.probs, real, num_classes,
-        e.kid_subsets, e.kid_subset_size, e.seed,
-    )  # fmt: skip
+    floor = _floor(train_images, extractor, real, num_classes, e, cache / f"floor-{protocol.key()}"
+                   f"-kid{e.kid_subsets}x{e.kid_subset_size}-seed{e.seed}.json")  # fmt: skip
 
     result = {
         **{k: v for k, v in scores.items() if k != "class_counts"},
@@ -96,7 +87,9 @@ def evaluate(cfg: DictConfig) -> float:
         "floor": {k: v for k, v in floor.items() if k != "class_counts"},
         "protocol": {**asdict(protocol), "key": protocol.key()},
     }
-    _write_outputs(cfg, result, scores["class_counts"], floor["class_counts"], data, fake, memo)
+    _write_outputs(
+        cfg, result, scores["class_counts"], floor["class_counts"], data, fake, memo, train_images
+    )
     _log_to_training_run(cfg, result)
     print(
         f"FID {result['fid']:.2f} (real-vs-real floor {floor['fid']:.2f}), "
@@ -107,7 +100,21 @@ def evaluate(cfg: DictConfig) -> float:
     return result["fid"]
 
 
-def _write_outputs(cfg, result, counts, floor_counts, data, fake, memo) -> None:
+def _floor(train_images, extractor, real, num_classes, e, cache_file: Path) -> dict:
+    """What real training images score against the same reference: the best a generator can
+    expect. It depends only on the protocol and the KID settings, so it is computed once."""
+    if cache_file.is_file():
+        return read_json(cache_file)
+    chosen = np.random.default_rng(e.seed).permutation(len(train_images))[: e.num_generated]
+    features, probs = extractor(train_images[np.sort(chosen)])
+    floor = report.score(
+        features, probs, real, num_classes, e.kid_subsets, e.kid_subset_size, e.seed
+    )
+    write_json(cache_file, floor)
+    return floor
+
+
+def _write_outputs(cfg, result, counts, floor_counts, data, fake, memo, train_images) -> None:
     metrics, plots = Path(cfg.paths.metrics), Path(cfg.paths.plots)
     write_json(metrics / EVAL_FILE, result)
     with atomic_path(plots / "class_histogram.csv") as tmp, open(tmp, "w", newline="") as f:
@@ -118,9 +125,7 @@ def _write_outputs(cfg, result, counts, floor_counts, data, fake, memo) -> None:
         ):
             writer.writerow([name, n_fake, n_real])
     save_png(image_grid(fake[:100], columns=10), plots / "eval_samples.png")
-    save_png(
-        nearest_pairs_picture(fake, memo, data.images("train")), plots / "nearest_neighbours.png"
-    )
+    save_png(nearest_pairs_picture(fake, memo, train_images), plots / "nearest_neighbours.png")
 
 
 def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8) -> np.ndarray:
