@@ -1,17 +1,17 @@
 """How every stage is started: by Hydra (composing conf/) or by DVC (reading params.yaml).
 
-    python -m pipeline.train model=mlp training.epochs=2   # Hydra: compose conf/ + overrides
-    python -m pipeline.train -m model=mlp,dcgan            # Hydra multirun sweep
-    python -m pipeline.train --params params.yaml          # DVC: the params file as composed
+    python -m pipeline.stages.train model=mlp training.epochs=2   # Hydra: conf/ + overrides
+    python -m pipeline.stages.train -m model=mlp,dcgan            # Hydra multirun sweep
+    python -m pipeline.stages.train --params params.yaml          # DVC: the composed file
 
-Either way the config is validated against pipeline.config before any file is touched, and a
-PipelineError becomes one readable message and exit status 2.
+Either way the sections the stage reads are validated against pipeline.config before any file
+is touched, and a PipelineError becomes one readable message and exit status 2.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import validate
+from pipeline.config import Section, validate
 from pipeline.errors import PipelineError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 StageFn = Callable[[DictConfig], Any]
 
 
-def run_guarded(stage: StageFn, cfg: DictConfig) -> Any:
+def run_guarded(stage: StageFn, cfg: DictConfig, sections: Mapping[str, Section]) -> Any:
     try:
-        return stage(validate(cfg))
+        return stage(validate(cfg, sections))
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -46,10 +46,12 @@ def _per_job_outputs(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def entrypoint(stage: StageFn) -> Callable[[], Any]:
+def entrypoint(stage: StageFn, sections: Mapping[str, Section]) -> Callable[[], Any]:
+    """``main()`` for a stage that reads ``sections`` of the config (besides seed and paths)."""
+
     @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
     def hydra_main(cfg: DictConfig) -> Any:
-        return run_guarded(stage, _per_job_outputs(cfg))
+        return run_guarded(stage, _per_job_outputs(cfg), sections)
 
     def main() -> Any:
         args = sys.argv[1:]
@@ -60,7 +62,7 @@ def entrypoint(stage: StageFn) -> Callable[[], Any]:
             if not params.is_file():
                 print(f"error: {params} not found\n  fix: run from the repo root", file=sys.stderr)
                 sys.exit(2)
-            return run_guarded(stage, OmegaConf.load(params))
+            return run_guarded(stage, OmegaConf.load(params), sections)
         return hydra_main()
 
     return main

@@ -1,226 +1,265 @@
-"""Typed configuration: dataclass schemas that validate what Hydra (or DVC's params.yaml) hands us.
+"""Typed configuration: schemas that validate what Hydra (or DVC's params.yaml) hands a stage.
 
-The YAML in ``conf/`` stays plain so that DVC can compose it without importing this package;
-every entry point validates the composed config against these schemas before touching any file,
-so a wrong type or an unknown key fails early with a message that names it.
+Defaults live in ``conf/`` only. The schemas here hold types and ranges and nothing else: every
+field is ``setting()``, which has no default, so a value missing from ``conf/`` is an error that
+names the key rather than a second, silently different default.
+
+A stage validates only the sections it reads (its ``SECTIONS``, which mirror its ``params:`` in
+dvc.yaml), so that, say, ``prepare`` neither imports nor depends on the model code. Sections
+chosen by name from a registry (model, loss, regularizers, dataset) are checked against the
+chosen entry's schema.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.errors import PipelineError
+from pipeline.plugins import Registry
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "image_folder")
+
+def setting(**rules: Any) -> Any:
+    """A schema field with no default (conf/ holds the default) and optional rules:
+    ge, gt, le, lt (numbers; applied to each item of a list) and choices."""
+    return field(default=MISSING, metadata=rules)
+
+
+def section(schema: type) -> Any:
+    """A nested section: its own schema, its values from conf/."""
+    return field(default_factory=schema)
+
+
+@dataclass
+class RootConfig:
+    seed: int = setting(ge=0)
 
 
 @dataclass
 class DatasetConfig:
-    name: str = "fashion_mnist"
+    name: str = setting()
     # A folder holding the raw files (or, for image_folder, the images); null: data/raw/<name>.
-    raw_dir: str | None = None
+    raw_dir: str | None = setting()
     # Base URL of a mirror to download from instead of the official one (same file names).
-    mirror: str | None = None
-    download: bool = True
+    mirror: str | None = setting()
+    download: bool = setting()
     # Keep only the first N images of each split: for smoke runs and demos.
-    limit: int | None = None
+    limit: int | None = setting(ge=1)
     # image_folder only: images are resized to image_size x image_size with `channels` channels.
-    image_size: int = 64
-    channels: int = 3
-    test_fraction: float = 0.1
-
-
-@dataclass
-class MlpConfig:
-    name: str = "mlp"
-    latent_dim: int = 100
-    generator_units: list[int] = field(default_factory=lambda: [256, 512, 1024])
-    discriminator_units: list[int] = field(default_factory=lambda: [512, 256])
-    batch_norm_momentum: float = 0.8
-    leaky_relu_slope: float = 0.2
-
-
-@dataclass
-class DcganConfig:
-    name: str = "dcgan"
-    latent_dim: int = 100
-    # Width of the generator's transposed convolutions.
-    generator_filters: int = 128
-    generator_batch_norm: bool = False
-    # The CIFAR-10 tutorial's discriminator: 3x3 convolutions, the first unstrided.
-    discriminator_filters: list[int] = field(default_factory=lambda: [64, 128, 128, 256])
-    dropout: float = 0.4
-    leaky_relu_slope: float = 0.2
-
-
-MODELS: dict[str, type] = {"mlp": MlpConfig, "dcgan": DcganConfig}
+    image_size: int = setting(ge=8)
+    channels: int = setting(choices=(1, 3))
+    test_fraction: float = setting(gt=0, lt=1)
 
 
 @dataclass
 class TrainingConfig:
-    epochs: int = 5
-    batch_size: int = 128
-    # null: one full pass over the training set per epoch.
-    steps_per_epoch: int | None = None
-    generator_lr: float = 2e-4
-    discriminator_lr: float = 2e-4
-    beta_1: float = 0.5
-    jit_compile: bool = False
-    # Bit-for-bit repeatable kernels (tf.config.experimental.enable_op_determinism).
-    deterministic: bool = True
-    checkpoint_every_steps: int = 200
-    resume: bool = True
-    log_every_steps: int = 20
-    sample_every_steps: int = 200
-    num_samples: int = 64
+    epochs: int = setting(ge=1)
+    batch_size: int = setting(ge=1)
+    steps_per_epoch: int | None = setting(ge=1)  # null: one pass over the training set
+    generator_lr: float = setting(gt=0)
+    discriminator_lr: float = setting(gt=0)
+    beta_1: float = setting(ge=0, lt=1)
+    jit_compile: bool = setting()
+    deterministic: bool = setting()  # bit-for-bit repeatable kernels
+    checkpoint_every_steps: int = setting(ge=1)
+    resume: bool = setting()
+    log_every_steps: int = setting(ge=1)
+    sample_every_steps: int = setting(ge=1)
+    num_samples: int = setting(ge=1)
 
 
 @dataclass
 class TrackingConfig:
-    # null: $MLFLOW_TRACKING_URI if set, else sqlite:///<repo root>/mlflow.db
-    uri: str | None = None
-    experiment_name: str = "gan-pipeline"
-    run_name: str | None = None
+    uri: str | None = setting()  # null: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
+    experiment_name: str = setting()
+    run_name: str | None = setting()
 
 
 @dataclass
 class ClassifierConfig:
     """The feature extractor's training (a small CNN on the real training split)."""
 
-    epochs: int = 6
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    feature_dim: int = 128
+    epochs: int = setting(ge=1)
+    batch_size: int = setting(ge=1)
+    learning_rate: float = setting(gt=0)
+    feature_dim: int = setting(ge=1)
 
 
 @dataclass
 class EvaluationConfig:
-    num_generated: int = 10000
-    num_real: int = 10000  # from the test split
-    batch_size: int = 1000
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    memorisation_samples: int = 1000
-    seed: int = 0  # of the noise behind the generated set
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    num_generated: int = setting(ge=2)
+    num_real: int = setting(ge=2)  # from the test split
+    batch_size: int = setting(ge=1)
+    kid_subsets: int = setting(ge=1)
+    kid_subset_size: int = setting(ge=2)
+    memorisation_samples: int = setting(ge=1)
+    seed: int = setting(ge=0)  # of the noise behind the generated set
+    classifier: ClassifierConfig = section(ClassifierConfig)
 
 
 @dataclass
 class RegistryConfig:
-    model_name: str = "gan-generator"
-    # Largest num_images one request to the served model may ask for.
-    max_images: int = 1024
+    model_name: str = setting()
+    max_images: int = setting(ge=1)  # largest num_images one request may ask for
 
 
 @dataclass
 class GenerateConfig:
-    # null: the registry's champion, models:/<registry.model_name>@champion
-    model_uri: str | None = None
-    num_images: int = 64
-    seed: int = 0
-    format: str = "grid"  # grid (one PNG), folder (one PNG per image) or npz
-    output: str | None = None  # null: generated/samples.png, generated/samples/, .npz
+    model_uri: str | None = setting()  # null: models:/<registry.model_name>@champion
+    num_images: int = setting(ge=1)
+    seed: int = setting(ge=0)
+    format: str = setting(choices=("grid", "folder", "npz"))
+    output: str | None = setting()  # null: generated/samples.png, generated/samples/, .npz
 
 
 @dataclass
 class PathsConfig:
-    raw: str = "data/raw"
-    prepared: str = "data/prepared"
-    models: str = "models"
-    metrics: str = "metrics"
-    plots: str = "plots"
-    checkpoints: str = "checkpoints"
-    classifier: str = "classifier"
-    # Real-data features for evaluation, keyed by protocol; safe to delete.
-    cache: str = ".cache"
+    raw: str = setting()
+    prepared: str = setting()
+    models: str = setting()
+    metrics: str = setting()
+    plots: str = setting()
+    checkpoints: str = setting()
+    classifier: str = setting()
+    cache: str = setting()  # real-data features for evaluation, keyed by protocol
 
 
-@dataclass
-class Config:
-    seed: int = 42
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    model: Any = None  # one of MODELS, chosen by model.name
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    registry: RegistryConfig = field(default_factory=RegistryConfig)
-    generate: GenerateConfig = field(default_factory=GenerateConfig)
+@dataclass(frozen=True)
+class Choice:
+    """A section whose ``name`` picks a registry entry; the entry's schema checks the rest, or
+    ``schema`` when every entry shares one (datasets)."""
+
+    registry: Registry[Any]
+    schema: type | None = None
 
 
-def validate(cfg: DictConfig | dict) -> DictConfig:
-    """Merge ``cfg`` into the schema; raise PipelineError naming the bad key and value."""
-    raw = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
-    model = raw.get("model")
-    model_name = model.get("name") if isinstance(model, DictConfig) else None
-    if model_name not in MODELS:
-        raise PipelineError(
-            f"unknown model {model_name!r}; choose one of: {', '.join(MODELS)}",
-            "pass model=<name> (Hydra) or -S model=<name> (dvc exp run)",
-        )
-    dataset_name = raw.get("dataset", {}).get("name", DatasetConfig.name)
-    if dataset_name not in DATASETS:
-        raise PipelineError(
-            f"unknown dataset {dataset_name!r}; choose one of: {', '.join(DATASETS)}",
-            "pass dataset=<name>; your own images: dataset=image_folder dataset.raw_dir=<folder>",
-        )
-    schema = OmegaConf.structured(Config)
-    schema.model = OmegaConf.structured(MODELS[model_name])
-    try:
-        merged = OmegaConf.merge(schema, raw)
+@dataclass(frozen=True)
+class ChoiceMap:
+    """A section mapping entry names to their settings (several regularizers at once)."""
+
+    registry: Registry[Any]
+
+
+Section = type | Choice | ChoiceMap
+
+# Sections every stage validates, whatever it declares.
+ALWAYS: dict[str, Section] = {"seed": int, "paths": PathsConfig}
+
+
+def validate(cfg: DictConfig | Mapping[str, Any], sections: Mapping[str, Section]) -> DictConfig:
+    """Check ``sections`` of ``cfg`` (dotted keys allowed) and return the config with those
+    sections typed; raise PipelineError naming the bad key, its value and a fix."""
+    node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+    try:  # interpolations such as ${dataset.name} resolve against the whole config, first
+        raw = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
     except OmegaConfBaseException as e:
-        key = getattr(e, "full_key", None) or "?"
         raise PipelineError(
-            f"invalid configuration value for '{key}': {e.msg if hasattr(e, 'msg') else e}",
-            "check the override's spelling and type against conf/ (e.g. training.epochs=3)",
+            f"cannot resolve the configuration: {str(e).splitlines()[0]}",
+            "fix the ${...} interpolation it names (DVC composes without Hydra's ${hydra:...})",
         ) from None
-    _check_ranges(merged)
-    return merged
-
-
-def _check_ranges(cfg: DictConfig) -> None:
-    checks = [
-        (cfg.training.epochs >= 1, "training.epochs", "at least 1"),
-        (cfg.training.batch_size >= 1, "training.batch_size", "at least 1"),
-        (
-            cfg.training.steps_per_epoch is None or cfg.training.steps_per_epoch >= 1,
-            "training.steps_per_epoch",
-            "null or at least 1",
-        ),
-        (cfg.training.checkpoint_every_steps >= 1, "training.checkpoint_every_steps", ">= 1"),
-        (cfg.training.log_every_steps >= 1, "training.log_every_steps", ">= 1"),
-        (cfg.training.sample_every_steps >= 1, "training.sample_every_steps", ">= 1"),
-        (cfg.training.num_samples >= 1, "training.num_samples", "at least 1"),
-        (cfg.dataset.limit is None or cfg.dataset.limit >= 1, "dataset.limit", "null or >= 1"),
-        (cfg.dataset.channels in (1, 3), "dataset.channels", "1 or 3"),
-        (cfg.dataset.image_size >= 8, "dataset.image_size", "at least 8"),
-        (0 < cfg.dataset.test_fraction < 1, "dataset.test_fraction", "between 0 and 1"),
-        (cfg.model.latent_dim >= 1, "model.latent_dim", "at least 1"),
-        (cfg.evaluation.kid_subsets >= 1, "evaluation.kid_subsets", "at least 1"),
-        (cfg.evaluation.kid_subset_size >= 2, "evaluation.kid_subset_size", "at least 2"),
-        (cfg.evaluation.memorisation_samples >= 1, "evaluation.memorisation_samples", ">= 1"),
-        (cfg.evaluation.classifier.epochs >= 1, "evaluation.classifier.epochs", "at least 1"),
-        (cfg.registry.max_images >= 1, "registry.max_images", "at least 1"),
-        (cfg.generate.num_images >= 1, "generate.num_images", "at least 1"),
-        (cfg.generate.seed >= 0, "generate.seed", "0 or more"),
-        (
-            cfg.generate.format in ("grid", "folder", "npz"),
-            "generate.format",
-            "grid, folder or npz",
-        ),
-    ]
-    for ok, key, expected in checks:
-        if not ok:
+    result = raw.copy()
+    for key, spec in {**ALWAYS, **sections}.items():
+        value = OmegaConf.select(raw, key, default=MISSING)
+        if value is MISSING:
             raise PipelineError(
-                f"invalid configuration value for '{key}': {OmegaConf.select(cfg, key)!r}",
-                f"use a value that is {expected}",
+                f"the configuration has no '{key}'",
+                f"add '{key}' to conf/ (defaults live there) or pass +{key}=<value>",
             )
+        checked = _check(key, value, spec)
+        OmegaConf.update(result, key, checked, merge=False, force_add=True)
+    return result
+
+
+def _check(key: str, value: Any, spec: Section) -> Any:
+    if isinstance(spec, ChoiceMap):
+        if value is None:
+            return {}
+        if not isinstance(value, DictConfig):
+            raise _invalid(key, value, "a mapping of names to settings, e.g. {r1: {weight: 10}}")
+        return {
+            name: _merge(f"{key}.{name}", settings or {}, spec.registry.entry(str(name)).schema)
+            for name, settings in value.items()
+        }
+    if isinstance(spec, Choice):
+        if not isinstance(value, DictConfig) or "name" not in value:
+            raise _invalid(key, value, f"a {spec.registry.kind} config with a 'name'")
+        entry = spec.registry.entry(str(value.name))  # the name must exist
+        return _merge(key, value, spec.schema or entry.schema)
+    if dataclasses.is_dataclass(spec):
+        return _merge(key, value, spec)
+    if isinstance(spec, type):  # a scalar section such as seed
+        ok = isinstance(value, spec) and not (spec is int and isinstance(value, bool))
+        if not ok or (spec is int and value < 0):
+            raise _invalid(key, value, f"a non-negative {spec.__name__}")
+        return value
+    raise TypeError(f"unknown section spec {spec!r}")
+
+
+def _merge(key: str, value: Any, schema: type | None) -> Any:
+    if schema is None:  # an entry without settings of its own
+        return (
+            OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+        )
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), value)
+    except OmegaConfBaseException as e:
+        inner = getattr(e, "full_key", None)
+        where = f"{key}.{inner}" if inner else key
+        message = getattr(e, "msg", None) or str(e)
+        raise PipelineError(
+            f"invalid configuration value for '{where}': {message.splitlines()[0]}",
+            f"check the key's spelling and type against conf/ (e.g. {key}.<key>=<value>)",
+        ) from None
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        keys = ", ".join(f"{key}.{k}" for k in missing)
+        raise PipelineError(
+            f"no value for {keys}",
+            "defaults live in conf/: add the key to the YAML file of that group",
+        )
+    _check_rules(key, merged, schema)
+    return OmegaConf.to_container(merged, resolve=True)
+
+
+def _check_rules(prefix: str, node: DictConfig, schema: type) -> None:
+    for f in dataclasses.fields(schema):
+        value = node[f.name]
+        if isinstance(value, DictConfig) and dataclasses.is_dataclass(f.default_factory):
+            _check_rules(f"{prefix}.{f.name}", value, f.default_factory)  # type: ignore[arg-type]
+            continue
+        rules = f.metadata
+        if not rules or value is None:
+            continue
+        items = list(value) if isinstance(value, ListConfig) else [value]
+        for item in items:
+            problem = _broken_rule(item, rules)
+            if problem:
+                raise _invalid(f"{prefix}.{f.name}", value, problem)
+
+
+def _broken_rule(value: Any, rules: Mapping[str, Any]) -> str | None:
+    if "choices" in rules and value not in rules["choices"]:
+        return "one of " + ", ".join(str(c) for c in rules["choices"])
+    bounds = {"ge": (">=", float.__ge__), "gt": (">", float.__gt__),
+              "le": ("<=", float.__le__), "lt": ("<", float.__lt__)}  # fmt: skip
+    for rule, (symbol, holds) in bounds.items():
+        if rule in rules and not holds(float(value), float(rules[rule])):
+            return f"{symbol} {rules[rule]}"
+    return None
+
+
+def _invalid(key: str, value: Any, expected: str) -> PipelineError:
+    shown = OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
+    return PipelineError(
+        f"invalid configuration value for '{key}': {shown!r}", f"use a value that is {expected}"
+    )
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -240,10 +279,10 @@ def repo_root(start: Path | None = None) -> Path:
     return path
 
 
-def tracking_uri(cfg: DictConfig) -> str:
+def tracking_uri(tracking: Mapping[str, Any]) -> str:
     """Config value, then $MLFLOW_TRACKING_URI, then an absolute SQLite file at the repo root."""
-    if cfg.tracking.uri:
-        return str(cfg.tracking.uri)
+    if tracking.get("uri"):
+        return str(tracking["uri"])
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     return f"sqlite:///{repo_root() / 'mlflow.db'}"

@@ -6,8 +6,9 @@ import contextlib
 import logging
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import mlflow.exceptions
@@ -64,10 +65,11 @@ def artifact_location(uri: str, experiment_name: str) -> str | None:
     return (db.parent / "mlartifacts" / experiment_name).as_uri()
 
 
-def configure(cfg: DictConfig) -> str:
-    uri = tracking_uri(cfg)
+def configure(tracking: Mapping[str, Any]) -> str:
+    """Point MLflow at the configured store and experiment (created if new); return the URI."""
+    uri = tracking_uri(tracking)
     mlflow.set_tracking_uri(uri)
-    name = cfg.tracking.experiment_name
+    name = tracking["experiment_name"]
     try:
         if mlflow.get_experiment_by_name(name) is None:
             with contextlib.suppress(mlflow.exceptions.MlflowException):  # created meanwhile
@@ -83,17 +85,15 @@ def configure(cfg: DictConfig) -> str:
 
 
 @contextlib.contextmanager
-def training_run(cfg: DictConfig, data_meta: dict) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run with the full resolved config, the git commit and the data checksum.
-
-    Inside a Hydra multirun the job number goes in the run name, so sweeps read well in the UI.
-    """
-    configure(cfg)
+def training_run(cfg: DictConfig, data_meta: Mapping[str, Any]) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run with the full resolved config, the git commit and the data checksum."""
+    configure(cfg.tracking)
     tags = {
         "git_commit": git_commit(),
         "dataset": data_meta["dataset"],
         "dataset_checksum": data_meta["checksum"],
         "model": cfg.model.name,
+        "loss": cfg.loss.name,
         "stage": "train",
     }
     if os.environ.get("DVC_EXP_NAME"):
@@ -113,3 +113,43 @@ class MlflowObserver:
 
     def on_samples(self, images: np.ndarray, step: int) -> None:
         mlflow.log_image(image_grid(images), key="samples", step=step)
+
+
+def pip_requirements() -> list[str]:
+    """What a logged model needs, named explicitly: MLflow's inference of them reloads the
+    model in a subprocess, which takes longer than the logging itself."""
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("tensorflow", "keras", "mlflow", "numpy")]
+
+
+def log_generator(generator: Any, noise: np.ndarray) -> None:
+    """The generator as an MLflow Keras model of the active run, with its signature."""
+    import keras
+
+    output = np.asarray(keras.ops.convert_to_numpy(generator(noise, training=False)))
+    mlflow.keras.log_model(
+        generator,
+        name="generator",
+        signature=mlflow.models.infer_signature(noise, output),
+        pip_requirements=pip_requirements(),
+    )
+
+
+def log_evaluation(
+    tracking: Mapping[str, Any],
+    run_id: str | None,
+    result: Mapping[str, Any],
+    files: Iterable[Path],
+) -> None:
+    """Scores into the run that trained the generator (a run of its own if that is unknown),
+    so that the MLflow UI compares training runs by FID."""
+    configure(tracking)
+    with mlflow.start_run(run_id=run_id, tags=None if run_id else {"stage": "evaluate"}):
+        flat = {k: v for k, v in result.items() if isinstance(v, int | float)}
+        flat.update({f"floor_{k}": v for k, v in result["floor"].items()})
+        mlflow.log_metrics(flat)
+        mlflow.set_tags({f"protocol.{k}": str(v) for k, v in result["protocol"].items()})
+        mlflow.log_dict(dict(result), "evaluation/eval.json")
+        for path in files:
+            mlflow.log_artifact(str(path), "evaluation")

@@ -40,8 +40,16 @@ def save_png(array: np.ndarray, path) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def save_figure(figure, path) -> None:
+    from pipeline.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+
+
 def training_curves_figure(rows: Sequence[dict[str, float]]):
-    """Losses and discriminator accuracies against the step, one figure with two panels."""
+    """Losses (and regularizer terms) and discriminator accuracies against the step: one
+    figure with two panels, whatever columns the train step logged."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,11 +57,13 @@ def training_curves_figure(rows: Sequence[dict[str, float]]):
 
     steps = [r["step"] for r in rows]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    for key in ("d_loss", "g_loss"):
+    columns = [k for k in rows[0] if k not in ("step", "images_per_s")]
+    accuracies = [k for k in columns if k.startswith("d_acc")]
+    for key in (k for k in columns if k not in accuracies):
         loss_ax.plot(steps, [r[key] for r in rows], label=key)
     loss_ax.set(xlabel="step", ylabel="loss", title="GAN losses")
     loss_ax.legend()
-    for key in ("d_acc_real", "d_acc_fake"):
+    for key in accuracies:
         acc_ax.plot(steps, [r[key] for r in rows], label=key)
     acc_ax.set(xlabel="step", ylabel="accuracy", title="discriminator accuracy", ylim=(0, 1))
     acc_ax.legend()

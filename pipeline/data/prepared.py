@@ -1,4 +1,6 @@
-"""Raw dataset -> normalized arrays on disk (the `prepare` stage's work), and reading them back."""
+"""The prepared format: normalized arrays on disk, as `prepare` writes them and every later
+stage reads them. Nothing here reads raw releases (that is pipeline.data.readers), so the stages
+that read prepared data do not depend on the readers."""
 
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data import formats
-from pipeline.data.sources import SPECS, DatasetSpec, locate_raw_files
 from pipeline.errors import PipelineError
-from pipeline.io import atomic_dir, read_json, sha256_file, write_json
+from pipeline.io import atomic_dir, read_json, write_json
 
 META_FILE = "meta.json"
 
@@ -23,69 +23,6 @@ class RawDataset:
     test: tuple[np.ndarray, np.ndarray]
     class_names: list[str]
     source_sha256: dict[str, str]
-
-
-def load_raw(
-    name: str,
-    raw_dir: Path,
-    *,
-    mirror: str | None = None,
-    download: bool = True,
-    image_size: int = 64,
-    channels: int = 3,
-    test_fraction: float = 0.1,
-    seed: int = 0,
-    spec: DatasetSpec | None = None,
-) -> RawDataset:
-    """Load a dataset's official release (or an image folder) as uint8 arrays."""
-    if name == "image_folder":
-        return _load_image_folder(raw_dir, image_size, channels, test_fraction, seed)
-    spec = spec or SPECS[name]
-    files = locate_raw_files(spec, raw_dir, mirror=mirror, download=download)
-    sources = {raw.name: raw.sha256 for raw in spec.files}
-    if "cifar-10-python.tar.gz" in files:
-        splits = formats.read_cifar10_tarball(files["cifar-10-python.tar.gz"])
-        train, test = splits["train"], splits["test"]
-    else:
-        train = _read_idx_pair(files, "train")
-        test = _read_idx_pair(files, "t10k")
-    return RawDataset(name, train, test, list(spec.class_names), sources)
-
-
-def _read_idx_pair(files: dict[str, Path], prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    images = formats.read_idx(files[f"{prefix}-images-idx3-ubyte.gz"])
-    labels = formats.read_idx(files[f"{prefix}-labels-idx1-ubyte.gz"])
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise PipelineError(
-            f"{prefix} images {images.shape} and labels {labels.shape} do not match",
-            "delete the raw files and run prepare again to fetch fresh copies",
-        )
-    return images[..., None], labels
-
-
-def _load_image_folder(
-    root: Path, image_size: int, channels: int, test_fraction: float, seed: int
-) -> RawDataset:
-    images, labels, classes = formats.read_image_folder(root, image_size, channels)
-    if len(images) < 2:
-        raise PipelineError(
-            f"image folder {root} holds {len(images)} image; a train/test split needs at least 2",
-            "add more images",
-        )
-    order = np.random.default_rng(seed).permutation(len(images))
-    n_test = min(max(1, round(len(images) * test_fraction)), len(images) - 1)
-    test_idx, train_idx = order[:n_test], order[n_test:]
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in formats.IMAGE_EXTENSIONS):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(sha256_file(path).encode())
-    return RawDataset(
-        "image_folder",
-        (images[train_idx], labels[train_idx]),
-        (images[test_idx], labels[test_idx]),
-        [c or "all" for c in classes],
-        {"image_folder": digest.hexdigest()},
-    )
 
 
 def normalize(images: np.ndarray) -> np.ndarray:
@@ -140,12 +77,12 @@ def load_prepared(directory: str | Path, expected_dataset: str | None = None) ->
     if not (directory / META_FILE).is_file():
         raise PipelineError(
             f"no prepared data in {directory}",
-            "run the prepare stage first: dvc repro prepare (or python -m pipeline.prepare)",
+            "run the prepare stage first: dvc repro prepare (or python -m pipeline.stages.prepare)",
         )
     meta = read_json(directory / META_FILE)
     if expected_dataset and meta["dataset"] != expected_dataset:
         raise PipelineError(
             f"{directory} holds {meta['dataset']} but the config asks for {expected_dataset}",
-            f"run python -m pipeline.prepare dataset={expected_dataset} (or dvc repro) first",
+            f"run python -m pipeline.stages.prepare dataset={expected_dataset} (or dvc repro) first",
         )
     return PreparedData(meta, directory)

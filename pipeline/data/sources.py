@@ -1,5 +1,7 @@
 """Where raw dataset files come from: a local folder, a system copy, the Keras cache, or a download.
 
+What a release holds is a DatasetSpec (the specs themselves are in pipeline.data.specs).
+
 Every file is checked against the sha256 of the official release before it is parsed.
 """
 
@@ -8,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -25,112 +29,19 @@ class RawFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What a dataset's raw release is made of and where copies of it may lie."""
+    """What a dataset's raw release is made of, where copies of it may lie, and the reader
+    that turns it into arrays (``reader(spec, dataset_cfg, raw_dir, seed) -> RawDataset``)."""
 
     name: str
-    files: tuple[RawFile, ...]
-    base_url: str
-    class_names: tuple[str, ...]
+    reader: Callable[..., Any]
+    files: tuple[RawFile, ...] = ()
+    base_url: str = ""
+    class_names: tuple[str, ...] = ()
     # Folders other programs install the same files into, searched after the local folder.
     system_dirs: tuple[str, ...] = ()
     # Sub-folder of ~/.keras/datasets where keras.datasets keeps them, and other names it uses.
     keras_cache_dir: str | None = None
     keras_cache_aliases: dict[str, str] = field(default_factory=dict)
-
-
-FASHION_MNIST = DatasetSpec(
-    name="fashion_mnist",
-    # The upstream release (zalandoresearch/fashion-mnist) as Keras downloads it; the same files
-    # as Debian's dataset-fashion-mnist package.
-    files=(
-        RawFile(
-            "train-images-idx3-ubyte.gz",
-            "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-        ),
-        RawFile(
-            "train-labels-idx1-ubyte.gz",
-            "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-        ),
-        RawFile(
-            "t10k-images-idx3-ubyte.gz",
-            "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-        ),
-        RawFile(
-            "t10k-labels-idx1-ubyte.gz",
-            "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-        ),
-    ),
-    base_url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-    class_names=(
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    system_dirs=("/usr/share/datasets/fashion-mnist",),
-    keras_cache_dir="fashion-mnist",
-)
-
-MNIST = DatasetSpec(
-    name="mnist",
-    files=(
-        RawFile(
-            "train-images-idx3-ubyte.gz",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        ),
-        RawFile(
-            "train-labels-idx1-ubyte.gz",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        ),
-        RawFile(
-            "t10k-images-idx3-ubyte.gz",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        ),
-        RawFile(
-            "t10k-labels-idx1-ubyte.gz",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        ),
-    ),
-    # The mirror TensorFlow uses since yann.lecun.com stopped serving the files.
-    base_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
-    class_names=tuple(str(d) for d in range(10)),
-    system_dirs=("/usr/share/datasets/mnist",),
-    keras_cache_dir="mnist",
-)
-
-CIFAR10 = DatasetSpec(
-    name="cifar10",
-    files=(
-        RawFile(
-            "cifar-10-python.tar.gz",
-            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-        ),
-    ),
-    base_url="https://www.cs.toronto.edu/~kriz/",
-    class_names=(
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ),
-    keras_cache_dir="",
-    # keras.datasets.cifar10 saves the same tarball under another name.
-    keras_cache_aliases={"cifar-10-python.tar.gz": "cifar-10-batches-py.tar.gz"},
-)
-
-SPECS = {spec.name: spec for spec in (FASHION_MNIST, MNIST, CIFAR10)}
 
 
 def candidate_dirs(spec: DatasetSpec, local_dir: Path) -> list[Path]:

@@ -1,51 +1,32 @@
-"""Model builders, chosen by name from the `model` config group."""
+"""Network architectures, chosen by `model.name` from the MODELS registry.
+
+A model is one module in this package: a config schema (a dataclass with a `name` field) and a
+builder registered under that name, ``builder(model_cfg, image_shape) -> (generator,
+discriminator)``, plus a YAML file in conf/model/. Every module here is imported when the
+package is, so a new file registers itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import keras
+from pipeline.plugins import Registry, import_submodules
 
-from pipeline.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
-from pipeline.models.gan import GAN
-from pipeline.models.mlp import build_mlp_discriminator, build_mlp_generator
+if TYPE_CHECKING:
+    import keras
 
+Networks = tuple["keras.Model", "keras.Model"]
+Builder = Callable[[Mapping[str, Any], tuple[int, int, int]], Networks]
 
-def build_networks(
-    model_cfg: Mapping[str, Any], image_shape: tuple[int, int, int]
-) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for ``model_cfg.name``."""
-    if model_cfg["name"] == "mlp":
-        return (
-            build_mlp_generator(
-                model_cfg["latent_dim"],
-                image_shape,
-                list(model_cfg["generator_units"]),
-                model_cfg["batch_norm_momentum"],
-                model_cfg["leaky_relu_slope"],
-            ),
-            build_mlp_discriminator(
-                image_shape, list(model_cfg["discriminator_units"]), model_cfg["leaky_relu_slope"]
-            ),
-        )
-    if model_cfg["name"] == "dcgan":
-        return (
-            build_dcgan_generator(
-                model_cfg["latent_dim"],
-                image_shape,
-                model_cfg["generator_filters"],
-                model_cfg["leaky_relu_slope"],
-                model_cfg["generator_batch_norm"],
-            ),
-            build_dcgan_discriminator(
-                image_shape,
-                list(model_cfg["discriminator_filters"]),
-                model_cfg["dropout"],
-                model_cfg["leaky_relu_slope"],
-            ),
-        )
-    raise ValueError(f"unknown model {model_cfg['name']!r}")
+MODELS: Registry[Builder] = Registry("model", "model")
 
 
-__all__ = ["GAN", "build_networks"]
+def build_networks(model_cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+    """(generator, discriminator) for ``model_cfg["name"]``; the generator's input is the
+    noise vector of ``model_cfg["latent_dim"]``, its output images in [-1, 1], the
+    discriminator's output one logit per image."""
+    return MODELS.get(str(model_cfg["name"]))(model_cfg, image_shape)
+
+
+import_submodules(__name__)

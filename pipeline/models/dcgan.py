@@ -6,8 +6,44 @@ stride 2, LeakyReLU(0.2), Dropout(0.4). The generator mirrors it with Conv2DTran
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import setting
+from pipeline.errors import PipelineError
+from pipeline.models import MODELS, Networks
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass
+class DcganConfig:
+    name: str = setting()
+    latent_dim: int = setting(ge=1)
+    generator_filters: int = setting(ge=1)  # width of the transposed convolutions
+    # BatchNormalization after every hidden generator layer, as in the DCGAN paper.
+    generator_batch_norm: bool = setting()
+    discriminator_filters: list[int] = setting(ge=1)
+    dropout: float = setting(ge=0, lt=1)
+    leaky_relu_slope: float = setting(ge=0)
+
+
+@MODELS.register("dcgan", DcganConfig)
+def build_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+    return (
+        build_dcgan_generator(
+            cfg["latent_dim"],
+            image_shape,
+            cfg["generator_filters"],
+            cfg["leaky_relu_slope"],
+            cfg["generator_batch_norm"],
+        ),
+        build_dcgan_discriminator(
+            image_shape, list(cfg["discriminator_filters"]), cfg["dropout"], cfg["leaky_relu_slope"]
+        ),
+    )
 
 
 def upsampling_steps(size: int) -> int:
@@ -17,19 +53,25 @@ def upsampling_steps(size: int) -> int:
         size //= 2
         steps += 1
     if steps == 0:
-        raise ValueError(f"dcgan needs an image size divisible by 4 (at least 8), got {size}")
+        raise PipelineError(
+            f"dcgan needs an image size divisible by 4 (at least 8), got {size}",
+            "use model=mlp, or a dataset.image_size such as 28, 32 or 64",
+        )
     return steps
 
 
 def build_dcgan_generator(
     latent_dim: int,
     image_shape: tuple[int, int, int],
-    filters: int = 128,
-    leaky_relu_slope: float = 0.2,
-    batch_norm: bool = False,
+    filters: int,
+    leaky_relu_slope: float,
+    batch_norm: bool,
 ) -> keras.Model:
     """``batch_norm`` adds BatchNormalization after every hidden layer, as in the DCGAN paper;
     it steadies early training (the CIFAR-10 tutorial's generator has none)."""
+    import keras
+    from keras import layers
+
     height, width, channels = image_shape
     steps = upsampling_steps(height)
     seed_h, seed_w = height // 2**steps, width // 2**steps
@@ -54,9 +96,12 @@ def build_dcgan_generator(
 def build_dcgan_discriminator(
     image_shape: tuple[int, int, int],
     filters: list[int],
-    dropout: float = 0.4,
-    leaky_relu_slope: float = 0.2,
+    dropout: float,
+    leaky_relu_slope: float,
 ) -> keras.Model:
+    import keras
+    from keras import layers
+
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=image_shape))
     for i, width in enumerate(filters):

@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import keras
-from keras import layers
+from pipeline.config import setting
+from pipeline.models import MODELS, Networks
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass
+class MlpConfig:
+    name: str = setting()
+    latent_dim: int = setting(ge=1)
+    generator_units: list[int] = setting(ge=1)
+    discriminator_units: list[int] = setting(ge=1)
+    batch_norm_momentum: float = setting(ge=0, le=1)
+    leaky_relu_slope: float = setting(ge=0)
+
+
+@MODELS.register("mlp", MlpConfig)
+def build_mlp(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+    return (
+        build_mlp_generator(
+            cfg["latent_dim"],
+            image_shape,
+            list(cfg["generator_units"]),
+            cfg["batch_norm_momentum"],
+            cfg["leaky_relu_slope"],
+        ),
+        build_mlp_discriminator(
+            image_shape, list(cfg["discriminator_units"]), cfg["leaky_relu_slope"]
+        ),
+    )
 
 
 def build_mlp_generator(
     latent_dim: int,
     image_shape: tuple[int, int, int],
     units: list[int],
-    batch_norm_momentum: float = 0.8,
-    leaky_relu_slope: float = 0.2,
+    batch_norm_momentum: float,
+    leaky_relu_slope: float,
 ) -> keras.Model:
+    import keras
+    from keras import layers
+
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,)))
     for width in units:
@@ -27,8 +62,11 @@ def build_mlp_generator(
 
 
 def build_mlp_discriminator(
-    image_shape: tuple[int, int, int], units: list[int], leaky_relu_slope: float = 0.2
+    image_shape: tuple[int, int, int], units: list[int], leaky_relu_slope: float
 ) -> keras.Model:
+    import keras
+    from keras import layers
+
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=image_shape))
     model.add(layers.Flatten())

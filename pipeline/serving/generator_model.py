@@ -28,7 +28,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
         self.generator = keras.models.load_model(context.artifacts["generator"], compile=False)
         self.latent_dim = int(self.generator.input_shape[-1])
-        self.max_images = int((context.model_config or {}).get("max_images", 1024))
+        # Set from registry.max_images when the model is registered (pipeline.model_registry).
+        self.max_images = int(context.model_config["max_images"])
 
     def predict(self, context, model_input, params=None):
         rows = model_input.to_dict(orient="records")

@@ -3,13 +3,22 @@
 Keras 3 reads `trainable` when it traces the train function, so the old recipe of freezing the
 discriminator inside a compiled combined model leaves it untrained. Here each network gets its
 own optimizer and its own GradientTape, and nothing depends on `trainable` flags.
+
+The loss and the regularizers are passed in (``compile``); the step returns every value it
+tracks, and the callbacks, CSV files, MLflow and plots take their columns from that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 import tensorflow as tf
 from keras import ops
+
+from pipeline.gan.losses import GanLoss
+from pipeline.gan.regularizers import DiscriminatorBatch, Regularizer
 
 
 class GAN(keras.Model):
@@ -19,7 +28,7 @@ class GAN(keras.Model):
         discriminator: keras.Model,
         latent_dim: int,
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.generator = generator
@@ -30,29 +39,52 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
         self.d_acc_fake_tracker = keras.metrics.Mean(name="d_acc_fake")
+        self.term_trackers: dict[str, keras.metrics.Mean] = {}
         # Both networks are built (they start from keras.Input), so the whole is too; saying so
         # lets weights be saved and restored before the first step.
         self.built = True
 
-    def compile(self, d_optimizer: keras.Optimizer, g_optimizer: keras.Optimizer, **kwargs):
+    def compile(  # type: ignore[override]
+        self,
+        d_optimizer: keras.Optimizer,
+        g_optimizer: keras.Optimizer,
+        gan_loss: GanLoss,
+        loss_settings: Mapping[str, Any] | None = None,
+        regularizers: Mapping[str, tuple[Regularizer, Mapping[str, Any]]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``regularizers``: name -> (function, its settings); each term is tracked by name."""
         # optimizer=None: Keras would otherwise create an unused RMSprop that ends up in every
         # checkpoint. The two optimizers below do the work.
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        self.gan_loss = gan_loss
+        self.loss_settings = dict(loss_settings or {})
+        self.regularizers = dict(regularizers or {})
+        clash = set(self.regularizers) & {m.name for m in self.metrics}
+        if clash:
+            raise ValueError(f"regularizer names clash with tracked values: {sorted(clash)}")
+        self.term_trackers = {name: keras.metrics.Mean(name=name) for name in self.regularizers}
         # Build the optimizers now so that checkpoints restored before the first step find
         # their variables.
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[keras.metrics.Metric]:
         return [
             self.d_loss_tracker,
             self.g_loss_tracker,
             self.d_acc_real_tracker,
             self.d_acc_fake_tracker,
+            *self.term_trackers.values(),
         ]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """What every step reports, in order: the columns of the training history."""
+        return [m.name for m in self.metrics]
 
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
@@ -69,25 +101,25 @@ class GAN(keras.Model):
             real_images = real_images[0]
         batch_size = ops.shape(real_images)[0]
 
-        # Discriminator: real -> 1, fake -> 0.
+        # Discriminator: the loss's targets, plus the regularizers' terms.
         fake_images = self.generator(self.sample_noise(batch_size, 0), training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = _bce(ops.ones_like(real_logits), real_logits) + _bce(
-                ops.zeros_like(fake_logits), fake_logits
-            )
-        grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
+            d_loss = self.gan_loss.discriminator(real_logits, fake_logits, **self.loss_settings)
+            terms = self._regularizer_terms(real_images, fake_images, real_logits, fake_logits)
+            d_total = d_loss + ops.sum(ops.stack(list(terms.values()))) if terms else d_loss
+        grads = tape.gradient(d_total, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(
             zip(grads, self.discriminator.trainable_variables, strict=True)
         )
 
-        # Generator: the non-saturating loss, fake -> 1.
+        # Generator.
         with tf.GradientTape() as tape:
             fake_logits_g = self.discriminator(
                 self.generator(self.sample_noise(batch_size, 1), training=True), training=True
             )
-            g_loss = _bce(ops.ones_like(fake_logits_g), fake_logits_g)
+            g_loss = self.gan_loss.generator(fake_logits_g, **self.loss_settings)
         grads = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables, strict=True)
@@ -97,8 +129,22 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_acc_real_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))
         self.d_acc_fake_tracker.update_state(ops.mean(ops.cast(fake_logits < 0, "float32")))
+        for name, term in terms.items():
+            self.term_trackers[name].update_state(term)
         return {m.name: m.result() for m in self.metrics}
 
-
-def _bce(labels, logits):
-    return ops.mean(keras.losses.binary_crossentropy(labels, logits, from_logits=True))
+    def _regularizer_terms(self, real_images, fake_images, real_logits, fake_logits):
+        if not self.regularizers:
+            return {}
+        batch = DiscriminatorBatch(
+            self.discriminator,
+            real_images,
+            fake_images,
+            real_logits,
+            fake_logits,
+            tf.cast(self.g_optimizer.iterations, tf.int64),
+        )
+        return {
+            name: ops.cast(fn(batch, **settings), "float32")
+            for name, (fn, settings) in self.regularizers.items()
+        }

@@ -1,67 +1,64 @@
-"""Stage `register`: put the evaluated generator in the MLflow Model Registry.
+"""The MLflow Model Registry policy: which generator version is `champion`.
 
-The new version gets the alias `champion` only when its FID beats the current champion's under
+A new version gets the alias `champion` only when its FID beats the current champion's under
 the same evaluation protocol; otherwise it gets `challenger`. The decision and its reason go to
-metrics/register.json, to the version's tags and to the training run's tags. Running it again on
-the same training run reuses that run's version instead of registering a duplicate.
+the version's tags and to the training run's tags. Registering the same training run again
+reuses its version instead of registering a duplicate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
-from omegaconf import DictConfig
 
-from pipeline import tracking
-from pipeline.cli import entrypoint
-from pipeline.errors import PipelineError
-from pipeline.evaluate import EVAL_FILE
-from pipeline.io import read_json, write_json
-from pipeline.train import GENERATOR_FILE, RUN_FILE, pip_requirements
+from pipeline.tracking import pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"
 
 
-def register(cfg: DictConfig) -> str:
-    models = Path(cfg.paths.models)
-    eval_file = Path(cfg.paths.metrics) / EVAL_FILE
-    for path, stage in ((models / RUN_FILE, "train"), (eval_file, "evaluate")):
-        if not path.is_file():
-            raise PipelineError(f"{path} not found", f"run the {stage} stage first (dvc repro)")
-    run_id = read_json(models / RUN_FILE)["run_id"]
-    evaluation = read_json(eval_file)
-    fid, protocol_key = float(evaluation["fid"]), evaluation["protocol"]["key"]
+@dataclass(frozen=True)
+class Decision:
+    model_name: str
+    version: str
+    alias: str  # CHAMPION or CHALLENGER
+    reason: str
 
-    tracking.configure(cfg)
-    client = MlflowClient()
-    name = cfg.registry.model_name
-    version = _version_of_run(client, name, run_id) or _log_and_register(
-        cfg, client, name, run_id, models / GENERATOR_FILE, evaluation
+
+def register_generator(
+    client: MlflowClient,
+    name: str,
+    run_id: str,
+    generator_file: Path,
+    evaluation: Mapping[str, Any],
+    max_images: int,
+) -> Decision:
+    """Register the generator trained by ``run_id`` (once), decide its alias and record why."""
+    fid, protocol_key = float(evaluation["fid"]), str(evaluation["protocol"]["key"])
+    version = version_of_run(client, name, run_id) or log_and_register(
+        client, name, run_id, generator_file, evaluation, max_images
     )
-    decision, reason = decide(client, name, version.version, fid, protocol_key)
-    client.set_registered_model_alias(name, decision, version.version)
-    tags = {"decision": decision, "reason": reason}
-    for key, value in tags.items():
+    alias, reason = decide(client, name, version.version, fid, protocol_key)
+    client.set_registered_model_alias(name, alias, version.version)
+    for key, value in (("decision", alias), ("reason", reason)):
         client.set_model_version_tag(name, version.version, key, value)
         client.set_tag(run_id, f"registry.{key}", value)
     client.set_tag(run_id, "registry.version", version.version)
-    write_json(
-        Path(cfg.paths.metrics) / "register.json",
-        {"model_name": name, "version": int(version.version), "fid": fid, **tags},
-    )
-    print(f"{name} v{version.version} is {decision}: {reason}")
-    return decision
+    return Decision(name, str(version.version), alias, reason)
 
 
-def _version_of_run(client: MlflowClient, name: str, run_id: str):
+def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
     try:
         found = client.search_model_versions(f"name = '{name}' and tags.train_run_id = '{run_id}'")
     except MlflowException:
@@ -69,7 +66,15 @@ def _version_of_run(client: MlflowClient, name: str, run_id: str):
     return found[0] if found else None
 
 
-def _log_and_register(cfg, client, name, run_id, generator_file: Path, evaluation: dict):
+def log_and_register(
+    client: MlflowClient,
+    name: str,
+    run_id: str,
+    generator_file: Path,
+    evaluation: Mapping[str, Any],
+    max_images: int,
+) -> ModelVersion:
+    """Log the generator as a pyfunc model (code travels with it) and register a version."""
     import keras
 
     shape = keras.models.load_model(generator_file, compile=False).output_shape[1:]
@@ -88,7 +93,7 @@ def _log_and_register(cfg, client, name, run_id, generator_file: Path, evaluatio
             name="generator_pyfunc",
             python_model=str(SERVING_CODE),
             artifacts={"generator": str(generator_file)},
-            model_config={"max_images": int(cfg.registry.max_images)},
+            model_config={"max_images": int(max_images)},
             signature=signature,
             # MLflow runs the model on it while logging: a broken model fails here, not in serving.
             input_example=pd.DataFrame({"num_images": [1], "seed": [0]}),
@@ -137,9 +142,3 @@ def decide(
         CHALLENGER,
         f"FID {fid:.3f} does not beat champion v{champion.version}'s {champion_fid:.3f}",
     )
-
-
-main = entrypoint(register)
-
-if __name__ == "__main__":
-    main()

@@ -1,21 +1,23 @@
-"""Stage `classifier`: train the feature extractor of the evaluation metrics on the real data."""
+"""Stage `classifier`: train the metrics' feature extractor on the real training split."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from omegaconf import DictConfig
 
+from pipeline import artifacts
+from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
+from pipeline.config import ClassifierConfig, DatasetConfig
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import train_classifier, weights_checksum
 from pipeline.io import atomic_path, write_json
 
-CLASSIFIER_FILE = "model.keras"
+SECTIONS = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
 
 
 def classifier(cfg: DictConfig) -> float:
-    data = load_prepared(cfg.paths.prepared, expected_dataset=cfg.dataset.name)
+    out = Artifacts.from_paths(cfg.paths)
+    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
     c = cfg.evaluation.classifier
     model, accuracy = train_classifier(
         (data.images("train"), data.labels("train")),
@@ -27,10 +29,10 @@ def classifier(cfg: DictConfig) -> float:
         feature_dim=c.feature_dim,
         seed=cfg.seed,
     )
-    with atomic_path(Path(cfg.paths.classifier) / CLASSIFIER_FILE) as tmp:
+    with atomic_path(out.classifier) as tmp:
         model.save(tmp)
     write_json(
-        Path(cfg.paths.metrics) / "classifier.json",
+        out.metric(artifacts.CLASSIFIER_METRICS),
         {"test_accuracy": accuracy, "test_images": int(data.meta["counts"]["test"])},
     )
     print(
@@ -40,7 +42,7 @@ def classifier(cfg: DictConfig) -> float:
     return accuracy
 
 
-main = entrypoint(classifier)
+main = entrypoint(classifier, SECTIONS)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,8 @@
 """Write N images from the registry's champion (or any MLflow model URI): a PNG grid, a folder
 of PNGs, or an .npz, e.g. synthetic data for augmentation.
 
-    python -m pipeline.generate generate.num_images=1000 generate.format=npz
-    python -m pipeline.generate generate.model_uri=models:/fashion_mnist-generator/3
+    python -m pipeline.stages.generate generate.num_images=1000 generate.format=npz
+    python -m pipeline.stages.generate generate.model_uri=models:/fashion_mnist-generator/3
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from omegaconf import DictConfig
 
 from pipeline import tracking
 from pipeline.cli import entrypoint
+from pipeline.config import GenerateConfig, RegistryConfig, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_dir, atomic_path
 from pipeline.viz import image_grid, save_png, to_uint8
 
+SECTIONS = {"generate": GenerateConfig, "registry": RegistryConfig, "tracking": TrackingConfig}
 DEFAULT_OUTPUTS = {
     "grid": "generated/samples.png",
     "folder": "generated/samples",
@@ -32,7 +34,7 @@ def generate(cfg: DictConfig) -> Path:
     g = cfg.generate
     uri = g.model_uri or f"models:/{cfg.registry.model_name}@champion"
     output = Path(g.output or DEFAULT_OUTPUTS[g.format])
-    tracking.configure(cfg)
+    tracking.configure(cfg.tracking)
     try:
         model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as e:
@@ -42,7 +44,7 @@ def generate(cfg: DictConfig) -> Path:
         ) from None
     # One request may ask for at most the model's max_images; larger sets take several, each
     # with its own seed (seed, seed + 1, ...), so the same settings give the same images.
-    chunk = int((model.model_config or {}).get("max_images", 256))
+    chunk = int((model.model_config or {}).get("max_images", cfg.registry.max_images))
     chunks = []
     for i, start in enumerate(range(0, g.num_images, chunk)):
         request = pd.DataFrame(
@@ -77,7 +79,7 @@ def write_images(images: np.ndarray, output: Path, fmt: str) -> None:
                 )
 
 
-main = entrypoint(generate)
+main = entrypoint(generate, SECTIONS)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,102 @@
+"""What stages hand each other: the files each stage writes under the configured paths.
+
+Every file name that one stage writes and another reads (or that dvc.yaml names) is here, and
+only here; a stage never imports another stage. tests/unit/test_dvc_yaml.py checks dvc.yaml
+against these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import PipelineError
+from pipeline.io import read_json
+
+if TYPE_CHECKING:
+    import keras
+
+# paths.models (stage train)
+GENERATOR_FILE = "generator.keras"
+TRAIN_RUN_FILE = "train_run.json"  # {"run_id", "tracking_uri"}: the MLflow run that trained it
+# paths.classifier (stage classifier)
+CLASSIFIER_FILE = "model.keras"
+# paths.metrics, one file per stage
+TRAIN_METRICS = "train.json"
+CLASSIFIER_METRICS = "classifier.json"
+EVAL_METRICS = "eval.json"
+REGISTER_METRICS = "register.json"
+# paths.plots
+TRAIN_HISTORY = "train_metrics.csv"
+SAMPLES = "samples.png"
+TRAINING_CURVES = "training_curves.png"
+CLASS_HISTOGRAM = "class_histogram.csv"
+EVAL_SAMPLES = "eval_samples.png"
+NEAREST_NEIGHBOURS = "nearest_neighbours.png"
+# paths.checkpoints/<fingerprint>/
+CHECKPOINT_HISTORY = "history.csv"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """The configured folders, and the files in them that stages exchange."""
+
+    prepared: Path
+    models: Path
+    metrics: Path
+    plots: Path
+    checkpoints: Path
+    classifier_dir: Path
+    cache: Path
+
+    @classmethod
+    def from_paths(cls, paths: Mapping[str, Any]) -> Artifacts:
+        return cls(
+            prepared=Path(paths["prepared"]),
+            models=Path(paths["models"]),
+            metrics=Path(paths["metrics"]),
+            plots=Path(paths["plots"]),
+            checkpoints=Path(paths["checkpoints"]),
+            classifier_dir=Path(paths["classifier"]),
+            cache=Path(paths["cache"]),
+        )
+
+    @property
+    def generator(self) -> Path:
+        return self.models / GENERATOR_FILE
+
+    @property
+    def train_run(self) -> Path:
+        return self.models / TRAIN_RUN_FILE
+
+    @property
+    def classifier(self) -> Path:
+        return self.classifier_dir / CLASSIFIER_FILE
+
+    def metric(self, name: str) -> Path:
+        return self.metrics / name
+
+    def plot(self, name: str) -> Path:
+        return self.plots / name
+
+
+def require(path: Path, stage: str) -> Path:
+    """``path`` if it exists, else an error saying which stage makes it."""
+    if not path.exists():
+        raise PipelineError(f"{path} not found", f"run the {stage} stage first (dvc repro)")
+    return path
+
+
+def load_keras_model(path: Path, stage: str) -> keras.Model:
+    """A Keras model another stage saved, or an error naming that stage."""
+    import keras
+
+    return keras.models.load_model(require(path, stage), compile=False)
+
+
+def train_run_id(artifacts: Artifacts) -> str | None:
+    """The MLflow run that trained the generator in ``paths.models``, if it is known."""
+    path = artifacts.train_run
+    return str(read_json(path)["run_id"]) if path.is_file() else None

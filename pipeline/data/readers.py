@@ -1,0 +1,92 @@
+"""Readers: a dataset's raw files -> uint8 arrays (RawDataset), one function per format.
+
+Every reader has one signature, ``reader(spec, dataset_cfg, raw_dir, seed) -> RawDataset``, and
+is named by the specs that use it (pipeline.data.specs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.data import formats
+from pipeline.data.prepared import RawDataset
+from pipeline.data.sources import DatasetSpec, locate_raw_files
+from pipeline.errors import PipelineError
+from pipeline.io import sha256_file
+
+
+def _official_files(spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path) -> dict[str, Path]:
+    return locate_raw_files(
+        spec, raw_dir, mirror=cfg.get("mirror"), download=cfg.get("download", True)
+    )
+
+
+def _sources(spec: DatasetSpec) -> dict[str, str]:
+    return {raw.name: raw.sha256 for raw in spec.files}
+
+
+def read_idx_release(
+    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
+) -> RawDataset:
+    """MNIST-style releases: {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz."""
+    files = _official_files(spec, cfg, raw_dir)
+    train = _read_idx_pair(files, "train")
+    test = _read_idx_pair(files, "t10k")
+    return RawDataset(spec.name, train, test, list(spec.class_names), _sources(spec))
+
+
+def _read_idx_pair(files: dict[str, Path], prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    images = formats.read_idx(files[f"{prefix}-images-idx3-ubyte.gz"])
+    labels = formats.read_idx(files[f"{prefix}-labels-idx1-ubyte.gz"])
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise PipelineError(
+            f"{prefix} images {images.shape} and labels {labels.shape} do not match",
+            "delete the raw files and run prepare again to fetch fresh copies",
+        )
+    return images[..., None], labels
+
+
+def read_cifar10_release(
+    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
+) -> RawDataset:
+    """The CIFAR-10 python tarball, verified before its pickled batches are read."""
+    files = _official_files(spec, cfg, raw_dir)
+    (path,) = files.values()
+    splits = formats.read_cifar10_tarball(path)
+    return RawDataset(
+        spec.name, splits["train"], splits["test"], list(spec.class_names), _sources(spec)
+    )
+
+
+def read_image_folder(
+    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
+) -> RawDataset:
+    """Every PNG/JPEG under ``raw_dir``, resized; a seeded split keeps ``test_fraction`` of
+    them as the test set."""
+    images, labels, classes = formats.read_image_folder(raw_dir, cfg["image_size"], cfg["channels"])
+    if len(images) < 2:
+        raise PipelineError(
+            f"image folder {raw_dir} holds {len(images)} image; a train/test split needs at least 2",
+            "add more images",
+        )
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_test = min(max(1, round(len(images) * cfg["test_fraction"])), len(images) - 1)
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in raw_dir.rglob("*") if p.suffix.lower() in formats.IMAGE_EXTENSIONS
+    ):
+        digest.update(str(path.relative_to(raw_dir)).encode())
+        digest.update(sha256_file(path).encode())
+    return RawDataset(
+        spec.name,
+        (images[train_idx], labels[train_idx]),
+        (images[test_idx], labels[test_idx]),
+        [c or "all" for c in classes],
+        {"image_folder": digest.hexdigest()},
+    )

@@ -1,0 +1,139 @@
+"""The datasets a config can name (`dataset.name`): a table name -> DatasetSpec.
+
+A spec says what the official release is made of (file names and sha256), where copies may lie
+and which reader turns it into arrays (pipeline.data.readers). A dataset in a format we already
+read is one spec here plus a YAML file in conf/dataset/; a new format is one reader function
+too (CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.data.prepared import RawDataset
+from pipeline.data.readers import read_cifar10_release, read_idx_release, read_image_folder
+from pipeline.data.sources import DatasetSpec, RawFile
+from pipeline.plugins import Registry
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", "dataset")
+
+
+def dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register ``spec`` under its name."""
+    return DATASETS.add(spec.name, spec)
+
+
+def load_raw(dataset_cfg: Mapping[str, Any], raw_root: str | Path, seed: int) -> RawDataset:
+    """The configured dataset as uint8 arrays, read by its spec's reader from
+    ``dataset_cfg["raw_dir"]`` (default ``<raw_root>/<name>``)."""
+    spec = DATASETS.get(str(dataset_cfg["name"]))
+    raw_dir = Path(dataset_cfg["raw_dir"] or Path(raw_root) / spec.name)
+    return spec.reader(spec, dataset_cfg, raw_dir, seed)
+
+
+FASHION_MNIST = dataset(
+    DatasetSpec(
+        name="fashion_mnist",
+        reader=read_idx_release,
+        # The upstream release (zalandoresearch/fashion-mnist) as Keras downloads it; the same files
+        # as Debian's dataset-fashion-mnist package.
+        files=(
+            RawFile(
+                "train-images-idx3-ubyte.gz",
+                "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+            ),
+            RawFile(
+                "train-labels-idx1-ubyte.gz",
+                "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+            ),
+            RawFile(
+                "t10k-images-idx3-ubyte.gz",
+                "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+            ),
+            RawFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+            ),
+        ),
+        base_url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        keras_cache_dir="fashion-mnist",
+    )
+)
+
+MNIST = dataset(
+    DatasetSpec(
+        name="mnist",
+        reader=read_idx_release,
+        files=(
+            RawFile(
+                "train-images-idx3-ubyte.gz",
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            ),
+            RawFile(
+                "train-labels-idx1-ubyte.gz",
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            ),
+            RawFile(
+                "t10k-images-idx3-ubyte.gz",
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            ),
+            RawFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            ),
+        ),
+        # The mirror TensorFlow uses since yann.lecun.com stopped serving the files.
+        base_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
+        class_names=tuple(str(d) for d in range(10)),
+        system_dirs=("/usr/share/datasets/mnist",),
+        keras_cache_dir="mnist",
+    )
+)
+
+CIFAR10 = dataset(
+    DatasetSpec(
+        name="cifar10",
+        reader=read_cifar10_release,
+        files=(
+            RawFile(
+                "cifar-10-python.tar.gz",
+                "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+            ),
+        ),
+        base_url="https://www.cs.toronto.edu/~kriz/",
+        class_names=(
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck",
+        ),
+        keras_cache_dir="",
+        # keras.datasets.cifar10 saves the same tarball under another name.
+        keras_cache_aliases={"cifar-10-python.tar.gz": "cifar-10-batches-py.tar.gz"},
+    )
+)
+
+
+# Your own images: every PNG/JPEG under dataset.raw_dir; the class is the sub-folder's name.
+IMAGE_FOLDER = dataset(DatasetSpec(name="image_folder", reader=read_image_folder))

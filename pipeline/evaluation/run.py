@@ -1,0 +1,116 @@
+"""Evaluating one generator end to end: generated images, their scores against the real test
+images, the real-vs-real floor, memorisation, and the pictures that show them."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.evaluation import report
+from pipeline.evaluation.classifier import FeatureExtractor
+from pipeline.io import atomic_path, read_json, write_json
+from pipeline.viz import image_grid, save_png
+
+
+@dataclass
+class Evaluation:
+    result: dict[str, Any]  # metrics/eval.json
+    class_counts: list[int]  # generated images per predicted class
+    floor_class_counts: list[int]  # the same for real training images
+    fake: np.ndarray
+    memo: report.Memorisation
+
+
+def evaluate_generator(
+    generate: Callable[[np.ndarray], Any],
+    latent_dim: int,
+    extractor: FeatureExtractor,
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    data_meta: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    cache_dir: Path,
+) -> Evaluation:
+    """Score ``generate`` (noise -> images) under the protocol that ``settings`` (the
+    `evaluation` section) and the data define; real features and the floor are cached."""
+    e = settings
+    report.check_sample_sizes(
+        e["num_real"], len(test_images), e["num_generated"], extractor.feature_dim
+    )
+    protocol = report.Protocol(
+        dataset=data_meta["dataset"],
+        dataset_checksum=data_meta["checksum"],
+        real_split="test",
+        num_real=e["num_real"],
+        num_generated=e["num_generated"],
+        extractor="classifier",
+        extractor_checksum=extractor.checksum,
+    )
+    num_classes = len(data_meta["class_names"])
+    started = time.perf_counter()
+    real = report.RealReference.load_or_compute(
+        test_images[: e["num_real"]], extractor, cache_dir / f"test-{protocol.key()}.npz"
+    )
+    fake = report.generate_images(
+        generate, e["num_generated"], latent_dim, e["seed"], e["batch_size"]
+    )
+    fake_features, fake_probs = extractor(fake)
+    kid = (e["kid_subsets"], e["kid_subset_size"], e["seed"])
+    scores = report.score(fake_features, fake_probs, real, num_classes, *kid)
+    memo = report.memorisation(fake, test_images, train_images, e["memorisation_samples"])
+    eval_seconds = time.perf_counter() - started
+    floor_file = cache_dir / (
+        f"floor-{protocol.key()}-kid{e['kid_subsets']}x{e['kid_subset_size']}-seed{e['seed']}.json"
+    )
+    floor = _floor(train_images, extractor, real, num_classes, e, floor_file)
+    result = {
+        **{k: v for k, v in scores.items() if k != "class_counts"},
+        **memo.summary(),
+        "eval_seconds": eval_seconds,
+        "floor": {k: v for k, v in floor.items() if k != "class_counts"},
+        "protocol": {**asdict(protocol), "key": protocol.key()},
+    }
+    return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo)
+
+
+def _floor(train_images, extractor, real, num_classes, e, cache_file: Path) -> dict:
+    """What real training images score against the same reference: the best a generator can
+    expect. It depends only on the protocol and the KID settings, so it is computed once."""
+    if cache_file.is_file():
+        return read_json(cache_file)
+    chosen = np.random.default_rng(e["seed"]).permutation(len(train_images))[: e["num_generated"]]
+    features, probs = extractor(train_images[np.sort(chosen)])
+    floor = report.score(
+        features, probs, real, num_classes, e["kid_subsets"], e["kid_subset_size"], e["seed"]
+    )
+    write_json(cache_file, floor)
+    return floor
+
+
+def write_class_histogram(path: Path, class_names, counts, floor_counts) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "generated", "real_train"])
+        for name, n_fake, n_real in zip(class_names, counts, floor_counts, strict=True):
+            writer.writerow([name, n_fake, n_real])
+
+
+def save_sample_pictures(
+    evaluation: Evaluation, train_images: np.ndarray, samples: Path, nearest: Path
+) -> None:
+    save_png(image_grid(evaluation.fake[:100], columns=10), samples)
+    save_png(nearest_pairs_picture(evaluation.fake, evaluation.memo, train_images), nearest)
+
+
+def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8) -> np.ndarray:
+    """Top row: the generated images closest to a training image; bottom row: that image."""
+    closest = np.argsort(memo.fake_distances)[:pairs]
+    top = fake[: len(memo.fake_distances)][closest]
+    bottom = np.asarray(train[memo.fake_neighbours[closest]])
+    return image_grid(np.concatenate([top, bottom]), columns=len(closest))

@@ -1,0 +1,72 @@
+"""Stage `evaluate`: FID-style metrics of the trained generator, with the real-vs-real floor.
+
+Writes metrics/eval.json (for `dvc metrics`), plots DVC can show, and logs everything to the
+MLflow run that trained the generator, so runs compare side by side in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from pipeline import artifacts, tracking
+from pipeline.artifacts import Artifacts
+from pipeline.cli import entrypoint
+from pipeline.config import DatasetConfig, EvaluationConfig, TrackingConfig
+from pipeline.data.prepared import load_prepared
+from pipeline.evaluation.classifier import FeatureExtractor
+from pipeline.evaluation.run import evaluate_generator, save_sample_pictures, write_class_histogram
+from pipeline.io import write_json
+
+SECTIONS = {"dataset": DatasetConfig, "evaluation": EvaluationConfig, "tracking": TrackingConfig}
+PLOTS = (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS, artifacts.CLASS_HISTOGRAM)
+
+
+def evaluate(cfg: DictConfig) -> float:
+    out = Artifacts.from_paths(cfg.paths)
+    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    generator = artifacts.load_keras_model(out.generator, "train")
+    extractor = FeatureExtractor(
+        artifacts.load_keras_model(out.classifier, "classifier"), cfg.evaluation.batch_size
+    )
+    train_images = data.images("train")
+    evaluation = evaluate_generator(
+        lambda z: generator(z, training=False),
+        int(generator.input_shape[-1]),
+        extractor,
+        train_images,
+        data.images("test"),
+        data.meta,
+        cfg.evaluation,
+        out.cache / "eval",
+    )
+    result = evaluation.result
+    write_json(out.metric(artifacts.EVAL_METRICS), result)
+    write_class_histogram(
+        out.plot(artifacts.CLASS_HISTOGRAM),
+        data.meta["class_names"],
+        evaluation.class_counts,
+        evaluation.floor_class_counts,
+    )
+    save_sample_pictures(
+        evaluation,
+        train_images,
+        out.plot(artifacts.EVAL_SAMPLES),
+        out.plot(artifacts.NEAREST_NEIGHBOURS),
+    )
+    tracking.log_evaluation(
+        cfg.tracking, artifacts.train_run_id(out), result, [out.plot(name) for name in PLOTS]
+    )
+    print(
+        f"FID {result['fid']:.2f} (real-vs-real floor {result['floor']['fid']:.2f}), "
+        f"KID {result['kid_mean']:.4f}, precision {result['precision']:.3f}, "
+        f"recall {result['recall']:.3f}, classes covered {result['classes_covered']}/"
+        f"{len(data.meta['class_names'])}; {result['eval_seconds']:.1f}s for "
+        f"{cfg.evaluation.num_generated} generated images"
+    )
+    return float(result["fid"])
+
+
+main = entrypoint(evaluate, SECTIONS)
+
+if __name__ == "__main__":
+    main()

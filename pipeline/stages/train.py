@@ -1,0 +1,94 @@
+"""Stage `train`: train the configured GAN, track it in MLflow, write the generator and metrics."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import mlflow
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline import artifacts, tracking
+from pipeline.artifacts import Artifacts
+from pipeline.cli import entrypoint
+from pipeline.config import Choice, ChoiceMap, DatasetConfig, TrackingConfig, TrainingConfig
+from pipeline.data.prepared import load_prepared
+from pipeline.gan.losses import LOSSES
+from pipeline.gan.regularizers import REGULARIZERS
+from pipeline.io import atomic_path, write_json
+from pipeline.models import MODELS
+from pipeline.training import history, loop
+from pipeline.training.checkpoints import checkpoint_fingerprint
+from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
+
+SECTIONS = {
+    "dataset": DatasetConfig,
+    "model": Choice(MODELS),
+    "loss": Choice(LOSSES),
+    "regularizers": ChoiceMap(REGULARIZERS),
+    "training": TrainingConfig,
+    "tracking": TrackingConfig,
+}
+
+
+def train(cfg: DictConfig) -> str:
+    """Returns the MLflow run id. GAN losses say little about quality, so no loss is handed to
+    a Hydra sweeper as an objective; `evaluate` returns the FID for that."""
+    out = Artifacts.from_paths(cfg.paths)
+    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    gan_sections = {
+        key: OmegaConf.to_container(cfg[key])
+        for key in ("model", "loss", "regularizers", "training")
+    }
+    fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **gan_sections)
+    checkpoint_dir = out.checkpoints / fingerprint
+    if not cfg.training.resume and checkpoint_dir.exists():
+        checkpoint_dir = checkpoint_dir.with_name(f"{fingerprint}-{os.getpid()}")
+
+    with tracking.training_run(cfg, data.meta) as run:
+        mlflow.set_tag("checkpoint_dir", str(checkpoint_dir))
+        result = loop.train(
+            data.images("train"),
+            seed=cfg.seed,
+            observers=[tracking.MlflowObserver()],
+            checkpoint_dir=checkpoint_dir,
+            **gan_sections,
+        )
+        rows = history.with_resumed(
+            checkpoint_dir / artifacts.CHECKPOINT_HISTORY, result.rows, result.start_step
+        )
+        if result.start_step:
+            mlflow.set_tag("resumed_from_step", result.start_step)
+        summary = history.summary(
+            result.gan.metric_names, result.history, rows, result.steps, result.seconds
+        )
+        mlflow.log_metrics({f"final_{k}": v for k, v in summary.items()}, step=result.steps)
+
+        with atomic_path(out.generator) as tmp:
+            result.gan.generator.save(tmp)
+        write_json(
+            out.train_run, {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
+        )
+        write_json(out.metric(artifacts.TRAIN_METRICS), summary)
+        history.write_rows(out.plot(artifacts.TRAIN_HISTORY), rows)
+        samples = keras.ops.convert_to_numpy(
+            result.gan.generator(result.fixed_noise, training=False)
+        )
+        save_png(image_grid(samples), out.plot(artifacts.SAMPLES))
+        mlflow.log_artifact(str(out.plot(artifacts.SAMPLES)))
+        if rows:
+            figure = training_curves_figure(rows)
+            mlflow.log_figure(figure, artifacts.TRAINING_CURVES)
+            save_figure(figure, out.plot(artifacts.TRAINING_CURVES))
+        tracking.log_generator(result.gan.generator, result.fixed_noise[:2])
+    print(
+        f"trained {cfg.model.name} for {result.steps} steps in {result.seconds:.0f}s "
+        f"({summary['images_per_s']:.0f} images/s); MLflow run {run.info.run_id}"
+    )
+    return run.info.run_id
+
+
+main = entrypoint(train, SECTIONS)
+
+if __name__ == "__main__":
+    main()

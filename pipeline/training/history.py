@@ -1,0 +1,62 @@
+"""A run's interval history (the rows the monitor logged) as CSV, and its summary."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.io import atomic_path
+
+
+def read_rows(path: Path) -> list[dict[str, float]]:
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, float]]) -> None:
+    """CSV with the columns of the rows themselves: step first, then in the order logged."""
+    columns = ["step", *(k for k in (rows[0] if rows else {}) if k != "step")]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows({**r, "step": int(r["step"])} for r in rows)
+
+
+def with_resumed(
+    path: Path, rows: list[dict[str, float]], start_step: int
+) -> list[dict[str, float]]:
+    """This session's rows, preceded by those of earlier sessions up to the checkpoint it
+    resumed from; saved at ``path`` (beside the checkpoints) for the next resume."""
+    earlier = read_rows(path) if start_step and path.is_file() else []
+    combined = [r for r in earlier if r["step"] <= start_step] + rows
+    write_rows(path, combined)
+    return combined
+
+
+def steady_images_per_s(rows: Sequence[dict[str, float]]) -> float | None:
+    """Median throughput over the logged intervals, leaving out the first (it includes tracing)."""
+    values = [r["images_per_s"] for r in rows[1:]] or [r["images_per_s"] for r in rows]
+    return float(np.median(values)) if values else None
+
+
+def summary(
+    metric_names: Sequence[str],
+    epoch_history: dict[str, list[float]],
+    rows: Sequence[dict[str, float]],
+    steps: int,
+    seconds: float,
+) -> dict[str, float]:
+    """The last epoch's means (or, for a resumed finished run, the last logged interval),
+    steady throughput, steps and time: metrics/train.json."""
+    last = {k: v[-1] for k, v in epoch_history.items() if v}
+    if not last and rows:  # resumed a finished run: nothing new was trained
+        last = {k: rows[-1][k] for k in metric_names}
+    return {
+        **{k: float(last[k]) for k in metric_names},
+        "images_per_s": steady_images_per_s(rows) or 0.0,
+        "steps": float(steps),
+        "train_seconds": seconds,
+    }
