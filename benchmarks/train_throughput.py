@@ -21,7 +21,8 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 
 from pipeline.config import validate
-from pipeline.training import build_gan, make_dataset, seed_everything
+from pipeline.stages.train import SECTIONS
+from pipeline.training.loop import build_gan, make_dataset, seed_everything
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -33,9 +34,12 @@ def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: i
             "config",
             [f"model={model}", f"training.jit_compile={jit}", f"training.batch_size={batch_size}"],
         )
-    cfg = validate(cfg)
+    cfg = validate(cfg, SECTIONS)
     seed_everything(0, deterministic=False)
-    gan = build_gan(cfg, shape)
+    gan = build_gan(
+        shape, model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
+        training=cfg.training, seed=0,
+    )  # fmt: skip
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size * 8, *shape)).astype("float32")
     dataset = make_dataset(images, batch_size, seed=0)
     gan.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)

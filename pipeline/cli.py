@@ -62,7 +62,11 @@ def entrypoint(stage: StageFn, sections: Mapping[str, Section]) -> Callable[[], 
             if not params.is_file():
                 print(f"error: {params} not found\n  fix: run from the repo root", file=sys.stderr)
                 sys.exit(2)
-            return run_guarded(stage, OmegaConf.load(params), sections)
+            loaded = OmegaConf.load(params)
+            if not isinstance(loaded, DictConfig):
+                print(f"error: {params} is not a mapping of config sections", file=sys.stderr)
+                sys.exit(2)
+            return run_guarded(stage, loaded, sections)
         return hydra_main()
 
     return main

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -158,7 +158,7 @@ def validate(cfg: DictConfig | Mapping[str, Any], sections: Mapping[str, Section
     sections typed; raise PipelineError naming the bad key, its value and a fix."""
     node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     try:  # interpolations such as ${dataset.name} resolve against the whole config, first
-        raw = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
+        raw = cast(DictConfig, OmegaConf.create(OmegaConf.to_container(node, resolve=True)))
     except OmegaConfBaseException as e:
         raise PipelineError(
             f"cannot resolve the configuration: {str(e).splitlines()[0]}",
@@ -184,7 +184,9 @@ def _check(key: str, value: Any, spec: Section) -> Any:
         if not isinstance(value, DictConfig):
             raise _invalid(key, value, "a mapping of names to settings, e.g. {r1: {weight: 10}}")
         return {
-            name: _merge(f"{key}.{name}", settings or {}, spec.registry.entry(str(name)).schema)
+            str(name): _merge(
+                f"{key}.{name!s}", settings or {}, spec.registry.entry(str(name)).schema
+            )
             for name, settings in value.items()
         }
     if isinstance(spec, Choice):
@@ -224,7 +226,7 @@ def _merge(key: str, value: Any, schema: type | None) -> Any:
             f"no value for {keys}",
             "defaults live in conf/: add the key to the YAML file of that group",
         )
-    _check_rules(key, merged, schema)
+    _check_rules(key, cast(DictConfig, merged), schema)
     return OmegaConf.to_container(merged, resolve=True)
 
 
@@ -232,7 +234,7 @@ def _check_rules(prefix: str, node: DictConfig, schema: type) -> None:
     for f in dataclasses.fields(schema):
         value = node[f.name]
         if isinstance(value, DictConfig) and dataclasses.is_dataclass(f.default_factory):
-            _check_rules(f"{prefix}.{f.name}", value, f.default_factory)  # type: ignore[arg-type]
+            _check_rules(f"{prefix}.{f.name}", value, f.default_factory)
             continue
         rules = f.metadata
         if not rules or value is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def dataset_checksum(source_sha256: dict[str, str]) -> str:
 
 def write_prepared(raw: RawDataset, out_dir: Path, limit: int | None = None) -> dict:
     """Write normalized train/test arrays and meta.json; replaces ``out_dir`` only when complete."""
-    meta = {
+    meta: dict[str, Any] = {
         "dataset": raw.name,
         "shape": list(raw.train[0].shape[1:]),
         "value_range": [-1.0, 1.0],

@@ -44,7 +44,7 @@ class GAN(keras.Model):
         # lets weights be saved and restored before the first step.
         self.built = True
 
-    def compile(  # type: ignore[override]
+    def compile(
         self,
         d_optimizer: keras.Optimizer,
         g_optimizer: keras.Optimizer,

@@ -7,12 +7,12 @@ from omegaconf import DictConfig
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import ClassifierConfig, DatasetConfig
+from pipeline.config import ClassifierConfig, DatasetConfig, Section
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import train_classifier, weights_checksum
 from pipeline.io import atomic_path, write_json
 
-SECTIONS = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
+SECTIONS: dict[str, Section] = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
 
 
 def classifier(cfg: DictConfig) -> float:

@@ -11,13 +11,17 @@ from omegaconf import DictConfig
 from pipeline import artifacts, tracking
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import DatasetConfig, EvaluationConfig, TrackingConfig
+from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingConfig
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import evaluate_generator, save_sample_pictures, write_class_histogram
 from pipeline.io import write_json
 
-SECTIONS = {"dataset": DatasetConfig, "evaluation": EvaluationConfig, "tracking": TrackingConfig}
+SECTIONS: dict[str, Section] = {
+    "dataset": DatasetConfig,
+    "evaluation": EvaluationConfig,
+    "tracking": TrackingConfig,
+}
 PLOTS = (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS, artifacts.CLASS_HISTOGRAM)
 
 

@@ -17,12 +17,16 @@ from omegaconf import DictConfig
 
 from pipeline import tracking
 from pipeline.cli import entrypoint
-from pipeline.config import GenerateConfig, RegistryConfig, TrackingConfig
+from pipeline.config import GenerateConfig, RegistryConfig, Section, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_dir, atomic_path
 from pipeline.viz import image_grid, save_png, to_uint8
 
-SECTIONS = {"generate": GenerateConfig, "registry": RegistryConfig, "tracking": TrackingConfig}
+SECTIONS: dict[str, Section] = {
+    "generate": GenerateConfig,
+    "registry": RegistryConfig,
+    "tracking": TrackingConfig,
+}
 DEFAULT_OUTPUTS = {
     "grid": "generated/samples.png",
     "folder": "generated/samples",

@@ -6,11 +6,11 @@ from omegaconf import DictConfig
 
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import Choice, DatasetConfig
+from pipeline.config import Choice, DatasetConfig, Section
 from pipeline.data.prepared import write_prepared
 from pipeline.data.specs import DATASETS, load_raw
 
-SECTIONS = {"dataset": Choice(DATASETS, DatasetConfig)}
+SECTIONS: dict[str, Section] = {"dataset": Choice(DATASETS, DatasetConfig)}
 
 
 def prepare(cfg: DictConfig) -> dict:

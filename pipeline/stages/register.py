@@ -9,11 +9,11 @@ from omegaconf import DictConfig
 from pipeline import artifacts, tracking
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import RegistryConfig, TrackingConfig
+from pipeline.config import RegistryConfig, Section, TrackingConfig
 from pipeline.io import read_json, write_json
 from pipeline.model_registry import register_generator
 
-SECTIONS = {"registry": RegistryConfig, "tracking": TrackingConfig}
+SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
 
 
 def register(cfg: DictConfig) -> str:

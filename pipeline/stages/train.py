@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import keras
 import mlflow
@@ -11,7 +12,14 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline import artifacts, tracking
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import Choice, ChoiceMap, DatasetConfig, TrackingConfig, TrainingConfig
+from pipeline.config import (
+    Choice,
+    ChoiceMap,
+    DatasetConfig,
+    Section,
+    TrackingConfig,
+    TrainingConfig,
+)
 from pipeline.data.prepared import load_prepared
 from pipeline.gan.losses import LOSSES
 from pipeline.gan.regularizers import REGULARIZERS
@@ -21,7 +29,7 @@ from pipeline.training import history, loop
 from pipeline.training.checkpoints import checkpoint_fingerprint
 from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
 
-SECTIONS = {
+SECTIONS: dict[str, Section] = {
     "dataset": DatasetConfig,
     "model": Choice(MODELS),
     "loss": Choice(LOSSES),
@@ -36,7 +44,7 @@ def train(cfg: DictConfig) -> str:
     a Hydra sweeper as an objective; `evaluate` returns the FID for that."""
     out = Artifacts.from_paths(cfg.paths)
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
-    gan_sections = {
+    gan_sections: dict[str, Any] = {
         key: OmegaConf.to_container(cfg[key])
         for key in ("model", "loss", "regularizers", "training")
     }

@@ -1,9 +1,8 @@
-"""Loaders and the prepare stage, on small files in the official formats and on real Fashion-MNIST."""
+"""Readers, sources and the prepared format, on small files in the official formats."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import socket
 from pathlib import Path
 
@@ -12,26 +11,27 @@ import pytest
 from PIL import Image
 
 from pipeline.data import formats
-from pipeline.data.prepared import load_prepared, load_raw, normalize, write_prepared
-from pipeline.data.sources import FASHION_MNIST, DatasetSpec, RawFile, locate_raw_files
+from pipeline.data.prepared import RawDataset, normalize, write_prepared
+from pipeline.data.readers import read_cifar10_release, read_idx_release
+from pipeline.data.sources import DatasetSpec, RawFile, locate_raw_files
+from pipeline.data.specs import DATASETS, load_raw
 from pipeline.errors import PipelineError
-from tests.conftest import (
-    SYSTEM_FASHION_MNIST,
-    run_module,
-    write_cifar_like,
-    write_idx,
-    write_mnist_like,
-)
+from tests.helpers.files import sha256, write_cifar_like, write_idx, write_mnist_like
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def spec_for(folder: Path, base_url: str = "http://127.0.0.1:9/") -> DatasetSpec:
+def spec_for(folder: Path, base_url: str = "http://127.0.0.1:9/", reader=read_idx_release):
     """A spec whose checksums are those of the files the test wrote."""
     files = tuple(RawFile(p.name, sha256(p)) for p in sorted(folder.iterdir()))
-    return DatasetSpec("testset", files, base_url, tuple(str(i) for i in range(10)))
+    return DatasetSpec("testset", reader, files, base_url, tuple(str(i) for i in range(10)))
+
+
+def dataset_cfg(**overrides) -> dict:
+    return {"raw_dir": None, "mirror": None, "download": False, "image_size": 16, "channels": 3,
+            "test_fraction": 0.2, **overrides}  # fmt: skip
+
+
+def read(spec: DatasetSpec, folder: Path, seed: int = 0, **overrides) -> RawDataset:
+    return spec.reader(spec, dataset_cfg(**overrides), folder, seed)
 
 
 def closed_port() -> int:
@@ -78,7 +78,7 @@ def test_not_gzip_is_named(tmp_path):
 
 def test_load_raw_from_local_idx_files(tmp_path):
     folder = write_mnist_like(tmp_path / "raw", n_train=40, n_test=12)
-    raw = load_raw("testset", folder, download=False, spec=spec_for(folder))
+    raw = read(spec_for(folder), folder)
     assert raw.train[0].shape == (40, 28, 28, 1) and raw.test[0].shape == (12, 28, 28, 1)
     assert raw.train[0].dtype == np.uint8 and len(raw.train[1]) == 40
 
@@ -88,7 +88,7 @@ def test_local_checksum_mismatch_is_refused(tmp_path):
     spec = spec_for(folder)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(12))  # a different file
     with pytest.raises(PipelineError, match="checksum mismatch.*t10k-labels"):
-        load_raw("testset", folder, download=False, spec=spec)
+        read(spec, folder)
 
 
 def test_missing_file_without_download_names_the_fix(tmp_path):
@@ -124,10 +124,7 @@ def test_download_with_wrong_checksum_keeps_nothing(http_server, tmp_path):
     write_mnist_like(www)
     good = spec_for(www, base_url=url)
     tampered = DatasetSpec(
-        "testset",
-        (RawFile(good.files[0].name, "0" * 64),),
-        url,
-        good.class_names,
+        "testset", read_idx_release, (RawFile(good.files[0].name, "0" * 64),), url, good.class_names
     )
     dest = tmp_path / "downloaded"
     with pytest.raises(PipelineError, match="checksum mismatch for download"):
@@ -148,8 +145,10 @@ def test_mirror_overrides_base_url(http_server, tmp_path):
 
 def test_cifar_tarball(tmp_path):
     path = write_cifar_like(tmp_path / "raw" / "cifar-10-python.tar.gz", per_batch=6)
-    spec = DatasetSpec("c", (RawFile(path.name, sha256(path)),), "http://127.0.0.1:9/", ())
-    raw = load_raw("c", path.parent, download=False, spec=spec)
+    spec = DatasetSpec(
+        "c", read_cifar10_release, (RawFile(path.name, sha256(path)),), "http://127.0.0.1:9/"
+    )
+    raw = read(spec, path.parent)
     assert raw.train[0].shape == (30, 32, 32, 3) and raw.test[0].shape == (6, 32, 32, 3)
 
 
@@ -171,7 +170,7 @@ def test_image_folder_classes_and_resize(tmp_path):
         (tmp_path / "imgs" / cls).mkdir(parents=True)
         for i in range(5):
             Image.new("RGB", (40, 30), color).save(tmp_path / "imgs" / cls / f"{i}.png")
-    raw = load_raw("image_folder", tmp_path / "imgs", image_size=16, channels=3, test_fraction=0.2)
+    raw = read(DATASETS.get("image_folder"), tmp_path / "imgs")
     assert raw.train[0].shape == (8, 16, 16, 3) and raw.test[0].shape == (2, 16, 16, 3)
     assert raw.class_names == ["cats", "dogs"]
     images = np.concatenate([raw.train[0], raw.test[0]])
@@ -182,7 +181,7 @@ def test_image_folder_classes_and_resize(tmp_path):
 def test_empty_image_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PipelineError, match="holds no PNG or JPEG"):
-        load_raw("image_folder", tmp_path / "empty")
+        read(DATASETS.get("image_folder"), tmp_path / "empty")
 
 
 def test_unreadable_image_is_named(tmp_path):
@@ -190,7 +189,7 @@ def test_unreadable_image_is_named(tmp_path):
     Image.new("L", (8, 8)).save(tmp_path / "imgs" / "ok.png")
     (tmp_path / "imgs" / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(PipelineError, match="cannot read image .*broken.jpg"):
-        load_raw("image_folder", tmp_path / "imgs")
+        read(DATASETS.get("image_folder"), tmp_path / "imgs")
 
 
 # --- prepared output -------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def test_normalize_range():
 
 def test_write_prepared_replaces_only_when_complete(tmp_path, monkeypatch):
     folder = write_mnist_like(tmp_path / "raw")
-    raw = load_raw("testset", folder, download=False, spec=spec_for(folder))
+    raw = read(spec_for(folder), folder)
     out = tmp_path / "prepared"
     meta = write_prepared(raw, out, limit=10)
     assert meta["counts"] == {"train": 10, "test": 10}
@@ -219,41 +218,28 @@ def test_write_prepared_replaces_only_when_complete(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prepared", "raw"], "no temp dirs left"
 
 
-@pytest.mark.skipif(
-    not SYSTEM_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
-)
-def test_prepare_stage_on_real_fashion_mnist(tmp_path):
-    result = run_module(
-        "pipeline.prepare",
-        "dataset.limit=100",
-        f"paths.raw={tmp_path / 'raw'}",
-        f"paths.prepared={tmp_path / 'prepared'}",
-        "hydra.run.dir=" + str(tmp_path / "hydra"),
-    )
-    assert result.returncode == 0, result.stderr
-    data = load_prepared(tmp_path / "prepared", expected_dataset="fashion_mnist")
-    images = data.images("train")
-    assert images.shape == (100, 28, 28, 1) and images.dtype == np.float32
-    assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.99
-    assert data.meta["source_files_sha256"]["train-images-idx3-ubyte.gz"] == next(
-        f.sha256 for f in FASHION_MNIST.files if f.name == "train-images-idx3-ubyte.gz"
-    )
-    assert set(data.labels("test")) == set(range(10))
+def test_load_raw_dispatches_to_the_specs_reader(tmp_path):
+    """A dataset is a spec naming its reader: registering one makes load_raw read it."""
+    folder = write_mnist_like(tmp_path / "raw" / "testset")
+    with DATASETS.temporarily("testset", spec_for(folder)):
+        raw = load_raw({**dataset_cfg(), "name": "testset"}, tmp_path / "raw", seed=0)
+    assert raw.name == "testset" and raw.train[0].shape == (40, 28, 28, 1)
+    assert "testset" not in DATASETS
 
 
-def test_prepare_stage_error_exits_cleanly_and_keeps_output(tmp_path):
-    out = tmp_path / "prepared"
-    out.mkdir()
-    (out / "meta.json").write_text("{}")
-    result = run_module(
-        "pipeline.prepare",
-        "dataset=mnist",
-        "dataset.download=false",
-        f"paths.raw={tmp_path / 'raw'}",
-        f"paths.prepared={out}",
-        "hydra.run.dir=" + str(tmp_path / "hydra"),
-    )
-    assert result.returncode == 2
-    assert "error: mnist: raw file train-images-idx3-ubyte.gz not found" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert (out / "meta.json").read_text() == "{}"
+def test_dataset_names_derive_from_the_specs():
+    from tests.helpers.configs import options
+
+    assert DATASETS.names() == options("dataset")
+    for name in DATASETS.names():
+        assert DATASETS.get(name).name == name
+
+
+def test_image_folder_split_is_seeded(tmp_path):
+    for i in range(10):
+        Image.new("L", (8, 8), i * 20).save(tmp_path / f"{i}.png")
+    spec = DATASETS.get("image_folder")
+    first, again = read(spec, tmp_path, seed=1), read(spec, tmp_path, seed=1)
+    other = read(spec, tmp_path, seed=2)
+    assert np.array_equal(first.test[0], again.test[0])
+    assert not np.array_equal(first.test[0], other.test[0])

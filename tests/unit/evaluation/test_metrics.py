@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from scipy.ndimage import gaussian_filter
 
 from pipeline.evaluation import metrics as m
-from pipeline.evaluation.classifier import FeatureExtractor, train_classifier
-from tests.conftest import SYSTEM_FASHION_MNIST
 
 RNG = np.random.default_rng(0)
 
@@ -119,51 +116,3 @@ def test_nearest_neighbours_against_brute_force():
     brute = np.linalg.norm(queries[:, None] - reference[None], axis=2)
     np.testing.assert_array_equal(index, brute.argmin(axis=1))
     np.testing.assert_allclose(dist, brute.min(axis=1), rtol=1e-4)
-
-
-# --- orderings on real images in the real feature space ---------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fashion_features():
-    """A classifier trained briefly on real Fashion-MNIST, and 2,000 test images."""
-    if not SYSTEM_FASHION_MNIST.is_dir():
-        pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    from pipeline.data.prepared import load_raw, normalize
-
-    raw = load_raw("fashion_mnist", SYSTEM_FASHION_MNIST, download=False)
-    train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
-    test = normalize(raw.test[0][:2000])
-    model, accuracy = train_classifier(
-        train, (test, raw.test[1][:2000]), 10,
-        epochs=2, batch_size=128, learning_rate=1e-3, feature_dim=32, seed=0,
-    )  # fmt: skip
-    assert accuracy > 0.7
-    return FeatureExtractor(model), test
-
-
-def distances_for(extractor, reference, images):
-    ref_features, _ = extractor(reference)
-    features, _ = extractor(images)
-    fid = m.frechet_distance(m.gaussian_stats(features), m.gaussian_stats(ref_features))
-    kid, _ = m.kernel_distance(features, ref_features, subsets=10, subset_size=500)
-    return fid, kid
-
-
-@pytest.mark.parametrize("corruption", ["noise", "blur"])
-def test_fid_and_kid_grow_with_corruption(fashion_features, corruption):
-    extractor, test = fashion_features
-    reference, images = test[:1000], test[1000:]
-    rng = np.random.default_rng(7)
-    levels = [0.0, 0.2, 0.5, 1.0] if corruption == "noise" else [0.0, 0.7, 1.5, 3.0]
-    fids, kids = [], []
-    for level in levels:
-        if corruption == "noise":
-            corrupted = np.clip(images + level * rng.standard_normal(images.shape), -1, 1)
-        else:
-            corrupted = gaussian_filter(images, sigma=(0, level, level, 0))
-        fid, kid = distances_for(extractor, reference, corrupted.astype("float32"))
-        fids.append(fid)
-        kids.append(kid)
-    assert fids == sorted(fids) and fids[-1] > 5 * fids[0], fids
-    assert kids == sorted(kids), kids

@@ -14,10 +14,11 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, SYSTEM_FASHION_MNIST, run_command, run_module
+from tests.helpers.configs import ROOT
+from tests.helpers.files import SYSTEM_FASHION_MNIST
+from tests.helpers.processes import run_command, run_module
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(
         not SYSTEM_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
     ),
@@ -43,7 +44,7 @@ def prepared_smoke(tmp_path_factory):
     """Real Fashion-MNIST, first 512 images of each split, prepared once for this module."""
     tmp = tmp_path_factory.mktemp("prepared")
     result = run_module(
-        "pipeline.prepare", "experiment=smoke", f"paths.prepared={tmp / 'prepared'}",
+        "pipeline.stages.prepare", "experiment=smoke", f"paths.prepared={tmp / 'prepared'}",
         f"paths.raw={tmp / 'raw'}", f"hydra.run.dir={tmp / 'hydra'}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -53,7 +54,7 @@ def prepared_smoke(tmp_path_factory):
 def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_module(
-        "pipeline.train", "experiment=smoke", *outputs_under(tmp_path),
+        "pipeline.stages.train", "experiment=smoke", *outputs_under(tmp_path),
         f"paths.prepared={prepared_smoke}", f"tracking.uri={uri}", "tracking.run_name=e2e",
         f"hydra.run.dir={tmp_path / 'hydra'}",
     )  # fmt: skip
@@ -92,7 +93,7 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
 def test_hydra_multirun_makes_one_run_per_job(tmp_path, prepared_smoke):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_module(
-        "pipeline.train", "-m", "experiment=smoke", "model=mlp,dcgan",
+        "pipeline.stages.train", "-m", "experiment=smoke", "model=mlp,dcgan",
         f"paths.prepared={prepared_smoke}", f"paths.checkpoints={tmp_path / 'ckpt'}",
         f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
     )  # fmt: skip
@@ -154,6 +155,19 @@ def test_dvc_repro_and_exp_run(tmp_path):
 
     again = run_command(["dvc", "repro"], cwd=repo, env=env)
     assert "didn't change, skipping" in again.stdout
+
+    # A code change marks exactly the stages that import the changed module.
+    for module, stages in (
+        ("pipeline/gan/losses.py", {"train"}),
+        ("pipeline/data/readers.py", {"prepare"}),
+        ("pipeline/evaluation/metrics.py", {"evaluate"}),
+        ("pipeline/config.py", {"prepare", "train", "classifier", "evaluate", "register"}),
+    ):
+        original = (repo / module).read_text()
+        (repo / module).write_text(original + "\n# changed\n")
+        status = run_command(["dvc", "status", "--json"], cwd=repo, env=env)
+        (repo / module).write_text(original)
+        assert set(json.loads(status.stdout)) == stages, (module, status.stdout)
 
     # dvc exp run composes params.yaml from conf/ with the overrides, then runs what changed.
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)

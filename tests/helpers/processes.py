@@ -1,0 +1,29 @@
+"""Commands run as a user would run them, in their own processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers.configs import ROOT
+
+
+def run_module(module: str, *args: str, cwd: Path = ROOT, env: dict | None = None, timeout=600):
+    """Run ``python -m module args``; returns the CompletedProcess."""
+    return run_command([sys.executable, "-m", module, *args], cwd=cwd, env=env, timeout=timeout)
+
+
+def run_command(cmd: list[str], cwd: Path = ROOT, env: dict | None = None, timeout=600):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,40 @@
+"""What train + evaluate leave behind, made quickly: a small generator, its MLflow run and an
+eval.json, for tests of register, serving and generate. (The `store` and `generator_file` fixtures are in
+conftest.py.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+
+from pipeline import tracking
+
+MODEL_NAME = "test-generator"
+
+
+def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str, name: str):
+    """What train + evaluate leave behind: a generator, its MLflow run, and eval.json."""
+    folder = tmp_path / name
+    (folder / "models").mkdir(parents=True)
+    shutil.copy(generator_file, folder / "models" / "generator.keras")
+    cfg = smoke_cfg.copy()
+    cfg.tracking.uri = mlflow.get_tracking_uri()
+    tracking.configure(cfg.tracking)
+    with mlflow.start_run(run_name=name) as run:
+        mlflow.log_metric("fid", fid)
+    (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
+    (folder / "metrics").mkdir()
+    (folder / "metrics" / "eval.json").write_text(
+        json.dumps({"fid": fid, "protocol": {"key": protocol, "dataset": "fashion_mnist"}})
+    )
+    cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")
+    cfg.registry.model_name = MODEL_NAME
+    cfg.registry.max_images = 64
+    return cfg, run.info.run_id
+
+
+def champion_version(client) -> str:
+    return str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)

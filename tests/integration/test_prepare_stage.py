@@ -1,0 +1,52 @@
+"""The prepare stage as a command: real Fashion-MNIST in, and a clean error that keeps the
+earlier output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.data.prepared import load_prepared
+from pipeline.data.specs import FASHION_MNIST
+from tests.helpers.files import SYSTEM_FASHION_MNIST
+from tests.helpers.processes import run_module
+
+
+@pytest.mark.skipif(
+    not SYSTEM_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
+)
+def test_prepare_stage_on_real_fashion_mnist(tmp_path):
+    result = run_module(
+        "pipeline.stages.prepare",
+        "dataset.limit=100",
+        f"paths.raw={tmp_path / 'raw'}",
+        f"paths.prepared={tmp_path / 'prepared'}",
+        "hydra.run.dir=" + str(tmp_path / "hydra"),
+    )
+    assert result.returncode == 0, result.stderr
+    data = load_prepared(tmp_path / "prepared", expected_dataset="fashion_mnist")
+    images = data.images("train")
+    assert images.shape == (100, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.99
+    assert data.meta["source_files_sha256"]["train-images-idx3-ubyte.gz"] == next(
+        f.sha256 for f in FASHION_MNIST.files if f.name == "train-images-idx3-ubyte.gz"
+    )
+    assert set(data.labels("test")) == set(range(10))
+
+
+def test_prepare_stage_error_exits_cleanly_and_keeps_output(tmp_path):
+    out = tmp_path / "prepared"
+    out.mkdir()
+    (out / "meta.json").write_text("{}")
+    result = run_module(
+        "pipeline.stages.prepare",
+        "dataset=mnist",
+        "dataset.download=false",
+        f"paths.raw={tmp_path / 'raw'}",
+        f"paths.prepared={out}",
+        "hydra.run.dir=" + str(tmp_path / "hydra"),
+    )
+    assert result.returncode == 2
+    assert "error: mnist: raw file train-images-idx3-ubyte.gz not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out / "meta.json").read_text() == "{}"

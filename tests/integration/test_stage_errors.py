@@ -1,0 +1,45 @@
+"""Bad input to a stage, as a user meets it on the command line: one error line with a fix,
+exit status 2, no traceback."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from tests.helpers.configs import ROOT
+from tests.helpers.processes import run_module
+
+
+def test_unknown_model_in_params_file(tmp_path):
+    params = OmegaConf.load(ROOT / "params.yaml")
+    params.model.name = "transformer"
+    path = tmp_path / "params.yaml"
+    OmegaConf.save(params, path)
+    result = run_module("pipeline.stages.train", "--params", str(path))
+    assert result.returncode == 2
+    assert "error: unknown model 'transformer'; choose one of: dcgan, mlp" in result.stderr
+    assert "fix: pick an option from conf/model/" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_type_on_the_command_line(tmp_path):
+    result = run_module(
+        "pipeline.stages.train", "training.epochs=many", f"hydra.run.dir={tmp_path}"
+    )
+    assert result.returncode == 2
+    assert "invalid configuration value for 'training.epochs'" in result.stderr
+
+
+def test_out_of_range_on_the_command_line(tmp_path):
+    result = run_module("pipeline.stages.train", "training.generator_lr=-1",
+                        f"hydra.run.dir={tmp_path}")  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "'training.generator_lr': -1" in result.stderr
+        and "fix: use a value that is > 0" in result.stderr
+    )
+
+
+def test_unknown_dataset_on_the_command_line(tmp_path):
+    result = run_module("pipeline.stages.prepare", "dataset=imagenet", f"hydra.run.dir={tmp_path}")
+    assert result.returncode != 0
+    assert "dataset/imagenet" in result.stderr and "fashion_mnist" in result.stderr

@@ -1,0 +1,47 @@
+"""Networks from every conf/model option: shapes, value range, the tutorial's discriminator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.models import MODELS, build_networks
+from pipeline.models.dcgan import upsampling_steps
+from tests.helpers.configs import ROOT, compose_config, options, validate_all
+
+SHAPES = [(28, 28, 1), (32, 32, 3)]
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("shape", SHAPES, ids=["28x28x1", "32x32x3"])
+def test_generator_and_discriminator_shapes(model, shape):
+    cfg = validate_all(compose_config([f"model={model}"]))
+    generator, discriminator = build_networks(cfg.model, shape)
+    noise = np.random.normal(size=(3, cfg.model.latent_dim)).astype("float32")
+    images = np.asarray(generator(noise))
+    assert images.shape == (3, *shape)
+    assert images.min() >= -1.0 and images.max() <= 1.0  # tanh output, like the prepared data
+    assert np.asarray(discriminator(images)).shape == (3, 1)
+
+
+def test_every_model_module_registers_itself():
+    """A new file in pipeline/models/ is found without an edit elsewhere."""
+    modules = {p.stem for p in (ROOT / "pipeline" / "models").glob("*.py")} - {"__init__"}
+    assert modules <= set(MODELS.names())
+
+
+def test_dcgan_discriminator_is_the_tutorials():
+    cfg = validate_all(compose_config(["model=dcgan"]))
+    _, d = build_networks(cfg.model, (32, 32, 3))
+    convs = [layer for layer in d.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [64, 128, 128, 256]
+    assert [c.kernel_size for c in convs] == [(3, 3)] * 4
+    assert [c.strides for c in convs] == [(1, 1)] + [(2, 2)] * 3
+    assert any(layer.__class__.__name__ == "Dropout" and layer.rate == 0.4 for layer in d.layers)
+
+
+def test_upsampling_steps():
+    assert upsampling_steps(28) == 2 and upsampling_steps(32) == 3 and upsampling_steps(64) == 4
+    with pytest.raises(PipelineError, match="divisible by 4"):
+        upsampling_steps(27)

@@ -1,0 +1,213 @@
+"""The real conf/ composes and validates; defaults live in conf/ only; errors name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from pipeline import config
+from pipeline.config import repo_root, tracking_uri, validate
+from pipeline.errors import PipelineError
+from tests.helpers.configs import (
+    STAGES,
+    all_sections,
+    compose_config,
+    options,
+    stage_sections,
+    validate_all,
+)
+from tests.helpers.processes import run_command, run_module
+
+
+@pytest.mark.parametrize("dataset", options("dataset"))
+@pytest.mark.parametrize("model", options("model"))
+def test_every_dataset_and_model_composes(dataset, model):
+    cfg = validate_all(compose_config([f"dataset={dataset}", f"model={model}"]))
+    assert cfg.dataset.name == dataset
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_preset_validates(experiment):
+    validate_all(compose_config([f"experiment={experiment}"]))
+
+
+@pytest.mark.parametrize("loss", options("loss"))
+def test_every_loss_validates(loss):
+    assert validate_all(compose_config([f"loss={loss}"])).loss.name == loss
+
+
+@pytest.mark.parametrize("regularizer", options("regularizers"))
+def test_every_regularizer_validates(regularizer):
+    cfg = validate_all(compose_config([f"regularizers=[{regularizer}]"]))
+    assert list(cfg.regularizers) == [regularizer]
+
+
+def test_all_regularizers_at_once():
+    cfg = validate_all(compose_config([f"regularizers=[{','.join(options('regularizers'))}]"]))
+    assert sorted(cfg.regularizers) == options("regularizers")
+
+
+def test_default_has_no_regularizers():
+    assert validate_all(compose_config()).regularizers == {}
+
+
+def test_smoke_with_another_model():
+    cfg = validate_all(compose_config(["experiment=smoke", "model=dcgan"]))
+    assert cfg.model.name == "dcgan" and cfg.training.steps_per_epoch == 4
+
+
+def _schemas():
+    found, todo = (
+        [],
+        [
+            v
+            for k, v in vars(config).items()
+            if dataclasses.is_dataclass(v) and k.endswith("Config")
+        ],
+    )
+    from pipeline.gan import losses, regularizers
+    from pipeline.models import MODELS
+
+    for registry in (MODELS, losses.LOSSES, regularizers.REGULARIZERS):
+        todo += [registry.entry(name).schema for name in registry.names()]
+    for schema in todo:
+        if schema is not None and isinstance(schema, type) and schema not in found:
+            found.append(schema)
+    return found
+
+
+@pytest.mark.parametrize("schema", _schemas(), ids=lambda s: s.__name__)
+def test_schemas_hold_no_defaults(schema):
+    """One source of truth: a default in a schema could silently disagree with conf/."""
+    for f in dataclasses.fields(schema):
+        if dataclasses.is_dataclass(f.default_factory):
+            continue  # a nested section, itself checked
+        assert f.default is dataclasses.MISSING or f.default == "???", (
+            f"{schema.__name__}.{f.name} has a default ({f.default!r}): put it in conf/"
+        )
+
+
+def test_a_key_missing_from_conf_is_named():
+    cfg = compose_config()
+    OmegaConf.set_struct(cfg, False)
+    del cfg.training["beta_1"]
+    with pytest.raises(PipelineError, match=r"(?s)no value for training.beta_1.*conf/"):
+        validate_all(cfg)
+
+
+def test_every_stage_declares_sections_that_validate():
+    cfg = compose_config()
+    for stage in STAGES:
+        validate(cfg, stage_sections(stage))
+
+
+def test_a_stage_checks_only_its_sections():
+    """prepare does not read the model: a broken model section does not stop it."""
+    cfg = compose_config(["model.latent_dim=-3"])
+    validate(cfg, stage_sections("prepare"))
+    with pytest.raises(PipelineError, match="model.latent_dim"):
+        validate(cfg, stage_sections("train"))
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(PipelineError, match="training.epochs"):
+        validate_all(compose_config(["training.epochs=many"]))
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("training.batch_size=0", "training.batch_size"),
+        ("training.generator_lr=-1e-4", "training.generator_lr"),
+        ("training.epochs=0", "training.epochs"),
+        ("seed=-1", "seed"),
+        ("evaluation.batch_size=0", "evaluation.batch_size"),
+        ("dataset.channels=2", "dataset.channels"),
+        ("model.discriminator_filters=[32,0]", "model.discriminator_filters"),
+        ("loss.label_smoothing=1.5", "loss.label_smoothing"),
+        ("generate.format=gif", "generate.format"),
+    ],
+)
+def test_out_of_range_names_the_key_and_the_fix(override, key):
+    with pytest.raises(PipelineError, match=rf"(?s)'{key}'.*fix: use a value that is") as err:
+        validate_all(compose_config([override]))
+    assert str(err.value).count("\n") == 1, "one error line and one fix line"
+
+
+def test_unknown_key_is_refused():
+    cfg = compose_config()
+    OmegaConf.set_struct(cfg, False)
+    cfg.training.epoch = 3  # a typo for epochs
+    with pytest.raises(PipelineError, match="training.epoch"):
+        validate_all(cfg)
+
+
+def test_unknown_registry_entry_lists_the_choices():
+    cfg = compose_config()
+    OmegaConf.set_struct(cfg, False)
+    cfg.loss.name = "wasserstein-ish"
+    with pytest.raises(PipelineError, match="unknown loss 'wasserstein-ish'; choose one of: hinge"):
+        validate_all(cfg)
+
+
+def test_interpolations_resolve_against_the_whole_config():
+    cfg = validate_all(compose_config(["dataset=mnist"]))
+    assert cfg.registry.model_name == "mnist-generator"
+
+
+def test_committed_params_yaml_matches_conf():
+    """`dvc repro` reads params.yaml as committed; it must equal DVC's composition of conf/."""
+    result = run_module("pipeline.params", "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_params_check_detects_drift(tmp_path):
+    import shutil
+
+    from tests.helpers.configs import ROOT
+
+    for name in ("conf", "dvc.yaml", "params.yaml"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    (tmp_path / "conf" / "training" / "default.yaml").write_text(
+        (ROOT / "conf/training/default.yaml").read_text().replace("epochs: 3", "epochs: 4")
+    )
+    result = run_module("pipeline.params", "--check", cwd=tmp_path)
+    assert result.returncode == 1 and "differs from the composition of conf/" in result.stderr
+
+
+def test_validation_does_not_import_tensorflow():
+    """Every stage validates first; that must not cost a TensorFlow import."""
+    code = (
+        "import sys; from tests.helpers.configs import compose_config, all_sections;"
+        "from pipeline.config import validate;"
+        "from pipeline.stages import prepare;"
+        "validate(compose_config(), prepare.SECTIONS);"
+        "print('tensorflow' in sys.modules)"
+    )
+    result = run_command([sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_queued_dvc_experiment_resolves_to_the_real_repo(tmp_path):
+    copy = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpabc123"
+    copy.mkdir(parents=True)
+    assert repo_root(copy) == tmp_path / "repo"
+
+
+def test_default_tracking_uri_is_absolute_sqlite(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = tracking_uri(compose_config().tracking)
+    assert uri.startswith("sqlite:////") and uri.endswith("/mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking_uri(compose_config().tracking) == "http://127.0.0.1:5000"
+
+
+def test_all_sections_cover_the_config():
+    """Every top-level key of conf/ is read by some stage (or it would never be validated)."""
+    tops = {key.split(".")[0] for key in all_sections()} | {"seed", "paths"}
+    assert set(compose_config()) <= tops
