@@ -1,14 +1,22 @@
-"""Training throughput: steps/s and images/s for each model, XLA off and on, in one process.
+"""Training throughput per model, against what the machine can do, in one process:
 
-    python benchmarks/train_throughput.py                    # mlp, dcgan_small, dcgan on 28x28x1
-    python benchmarks/train_throughput.py --shape 32,32,3 --steps 10
+    python benchmarks/train_throughput.py                      # the CPU candidates, 28x28x1
+    python benchmarks/train_throughput.py --models mlp dcgan --shape 32,32,3 --xla
 
-Compare numbers only within one run (same machine, same load): the XLA column is a ratio.
+For each model: forward multiply-adds per image (generator, discriminator), the estimated
+FLOPs of one train step per image, steps/s, images/s and the achieved GFLOP/s, beside the large
+(2048^2) float32 matmul GFLOP/s measured in the same run, so that efficiency against the
+machine's limit shows. Compare numbers only within one run (same machine, same load).
+
+Train-step FLOPs per image are estimated as 2 x (4 G + 8 D) multiply-adds: the discriminator's
+step runs G forward and D forward and backward on a real and a fake image; the generator's step
+runs G forward and backward and D forward and backward to the input.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -25,15 +33,46 @@ from pipeline.stages.train import SECTIONS
 from pipeline.training.loop import build_gan, make_dataset, seed_everything
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
+DEFAULT_MODELS = ["mlp", "dcgan_small", "compact_dcgan", "tf_tutorial_dcgan", "dcgan"]
 
 
-def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: int) -> float:
-    """Seconds per step over ``steps`` steps, after ``warmup`` steps that include tracing."""
+def forward_macs(model) -> int:
+    """Multiply-adds of one image through the Dense and (transposed) convolution layers."""
+    total = 0
+    for layer in model.layers:
+        kind = layer.__class__.__name__
+        if kind == "Dense":
+            total += math.prod(layer.kernel.shape)
+        elif kind == "Conv2D":
+            _, out_h, out_w, _ = layer.output.shape
+            total += out_h * out_w * math.prod(layer.kernel.shape)
+        elif kind == "Conv2DTranspose":
+            _, in_h, in_w, _ = layer.input.shape
+            total += in_h * in_w * math.prod(layer.kernel.shape)
+    return int(total)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    tf.matmul(a, b).numpy()  # warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        c = tf.matmul(a, b)
+    c.numpy()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: int):
+    """(seconds per step, G forward MACs, D forward MACs)."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(
             "config",
-            [f"model={model}", f"training.jit_compile={jit}", f"training.batch_size={batch_size}"],
-        )
+            [f"model={model}", f"training.jit_compile={jit}", f"training.batch_size={batch_size}",
+             "training.deterministic=false"],
+        )  # fmt: skip
     cfg = validate(cfg, SECTIONS)
     seed_everything(0, deterministic=False)
     gan = build_gan(
@@ -45,39 +84,48 @@ def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: i
     gan.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
     start = time.perf_counter()
     gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    return (time.perf_counter() - start) / steps
+    per_step = (time.perf_counter() - start) / steps
+    return per_step, forward_macs(gan.generator), forward_macs(gan.discriminator)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["mlp", "dcgan_small", "dcgan"])
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--shape", default="28,28,1", help="H,W,C")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--xla", action="store_true", help="also measure with XLA on")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
 
+    peak_before = matmul_gflops()
     rows = []
     for model in args.models:
-        per_step = {
-            jit: measure(model, jit, shape, args.batch_size, args.steps, args.warmup)
-            for jit in (False, True)
-        }
-        rows.append((model, per_step))
-        print(f"measured {model}", file=sys.stderr)
-
-    print(
-        f"\ntraining throughput, images {args.shape}, batch {args.batch_size}, {args.steps} steps"
-    )
-    print(f"{'model':<12} {'XLA':<4} {'steps/s':>8} {'images/s':>9} {'XLA speed-up':>13}")
-    for model, per_step in rows:
-        for jit in (False, True):
-            speedup = per_step[False] / per_step[True] if jit else 1.0
-            print(
-                f"{model:<12} {'on' if jit else 'off':<4} {1 / per_step[jit]:>8.2f} "
-                f"{args.batch_size / per_step[jit]:>9.0f} {speedup:>12.2f}x"
+        for jit in (False, True) if args.xla else (False,):
+            per_step, g_macs, d_macs = measure(
+                model, jit, shape, args.batch_size, args.steps, args.warmup
             )
+            rows.append((model, jit, per_step, g_macs, d_macs))
+            print(f"measured {model} (XLA {'on' if jit else 'off'})", file=sys.stderr)
+    peak = (peak_before + matmul_gflops()) / 2  # before and after: load drifts on shared VMs
+
+    print(f"\ntraining throughput, images {args.shape}, batch {args.batch_size}, {args.steps} "
+          f"steps; 2048^2 float32 matmul: {peak:.0f} GFLOP/s (before {peak_before:.0f})\n")  # fmt: skip
+    print(
+        "| model | XLA | G MMAC/img | D MMAC/img | step MFLOP/img | steps/s | images/s "
+        "| GFLOP/s | % of matmul |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for model, jit, per_step, g_macs, d_macs in rows:
+        step_flops = 2 * (4 * g_macs + 8 * d_macs)
+        images_per_s = args.batch_size / per_step
+        achieved = step_flops * images_per_s / 1e9
+        print(
+            f"| {model} | {'on' if jit else 'off'} | {g_macs / 1e6:.1f} | {d_macs / 1e6:.1f} "
+            f"| {step_flops / 1e6:.0f} | {1 / per_step:.2f} | {images_per_s:.0f} "
+            f"| {achieved:.1f} | {100 * achieved / peak:.0f}% |"
+        )
 
 
 if __name__ == "__main__":

@@ -109,3 +109,21 @@ def least_squares_generator(fake_logits: Tensor) -> Tensor:
 
 
 LOSSES.add("least_squares", GanLoss(least_squares_discriminator, least_squares_generator), NameOnly)
+
+
+# --- Wasserstein (Arjovsky et al. 2017); pair it with the `gp` regularizer (WGAN-GP) -------------
+
+
+def wasserstein_discriminator(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    from keras import ops
+
+    return ops.mean(fake_logits) - ops.mean(real_logits)
+
+
+def wasserstein_generator(fake_logits: Tensor) -> Tensor:
+    from keras import ops
+
+    return -ops.mean(fake_logits)
+
+
+LOSSES.add("wasserstein", GanLoss(wasserstein_discriminator, wasserstein_generator), NameOnly)

@@ -62,3 +62,30 @@ def r1(batch: DiscriminatorBatch, gamma: float, every: int) -> Tensor:
     if every == 1:
         return penalty()
     return tf.cond(batch.step % every == 0, penalty, lambda: tf.constant(0.0))
+
+
+@dataclass
+class GradientPenaltyConfig:
+    weight: float = setting(ge=0)  # lambda: 10 in Gulrajani et al. 2017
+    target: float = setting(gt=0)  # the gradient norm aimed at (1: 1-Lipschitz)
+
+
+@REGULARIZERS.register("gp", GradientPenaltyConfig)
+def gp(batch: DiscriminatorBatch, weight: float, target: float) -> Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017): weight * E (||grad D(x_hat)|| - target)^2 on
+    random interpolates x_hat of real and fake images. The mixing weights are a pure function of
+    the step, so a resumed run draws what an uninterrupted one would."""
+    import tensorflow as tf
+
+    real = tf.convert_to_tensor(batch.real_images)
+    fake = tf.cast(batch.fake_images, real.dtype)
+    shape = tf.concat([tf.shape(real)[:1], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
+    seed = tf.stack([tf.cast(batch.step, tf.int64), tf.constant(0x6770, tf.int64)])
+    alpha = tf.random.stateless_uniform(shape, seed=seed, dtype=real.dtype)
+    mixed = alpha * real + (1.0 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        total = tf.reduce_sum(batch.discriminator(mixed, training=True))
+    grads = tape.gradient(total, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads))) + 1e-12)
+    return weight * tf.reduce_mean(tf.square(norms - target))

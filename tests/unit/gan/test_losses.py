@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.gan.losses import LOSSES
-from pipeline.gan.regularizers import DiscriminatorBatch, r1
+from pipeline.gan.regularizers import DiscriminatorBatch, gp, r1
 
 REAL = tf.constant([[2.0], [-1.0]])
 FAKE = tf.constant([[0.5], [-3.0]])
@@ -82,3 +82,33 @@ def test_r1_has_gradients_for_the_discriminator():
     with tf.GradientTape() as tape:
         term = r1(batch(lambda x, training=False: Linear(1.0)(x) * w), gamma=1.0, every=1)
     assert float(tape.gradient(term, w)) == pytest.approx(2 * 25.0 * 2.0 / 2, rel=1e-5)
+
+
+def test_wasserstein():
+    loss = LOSSES.get("wasserstein")
+    assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(-1.25 - 0.5)
+    assert float(loss.generator(FAKE)) == pytest.approx(1.25)
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_critic():
+    # D(x) = sum(w * x) with ||w|| = 1 over 25 pixels: w = 1/5 everywhere.
+    assert float(gp(batch(Linear(0.2)), weight=10.0, target=1.0)) == pytest.approx(0.0, abs=1e-6)
+    # With w = 1 the gradient norm is 5 everywhere: 10 * (5 - 1)^2.
+    assert float(gp(batch(Linear(1.0)), weight=10.0, target=1.0)) == pytest.approx(160.0)
+
+
+def test_gradient_penalty_draws_the_same_interpolates_at_the_same_step():
+    """Non-linear critic: the penalty depends on where x_hat lies, which depends on the step."""
+    w = tf.constant(np.random.default_rng(0).standard_normal((1, 5, 5, 1)), tf.float32)
+
+    def critic(x, training=False):
+        return tf.reduce_sum(tf.square(x) * w, axis=[1, 2, 3])[:, None]
+
+    real = tf.random.stateless_uniform((4, 5, 5, 1), seed=[1, 2])
+    fake = -real
+
+    def at(step):
+        b = DiscriminatorBatch(critic, real, fake, None, None, tf.constant(step, tf.int64))
+        return float(gp(b, weight=1.0, target=1.0))
+
+    assert at(3) == at(3) and at(3) != at(4)

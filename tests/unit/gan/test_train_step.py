@@ -56,7 +56,7 @@ def test_every_loss_trains_both_networks(loss):
 
 @pytest.mark.parametrize("regularizer", options("regularizers"))
 def test_regularizer_terms_are_reported_by_name(regularizer):
-    gan = gan_for([f"regularizers=[{regularizer}]", f"++regularizers.{regularizer}.every=1"])
+    gan = gan_for([f"regularizers=[{regularizer}]"])  # lazy ones run at step 0 too
     logs = gan.train_step(REAL)
     assert gan.metric_names[-1] == regularizer and regularizer in logs
     assert float(logs[regularizer]) > 0

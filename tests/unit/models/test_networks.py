@@ -45,3 +45,15 @@ def test_upsampling_steps():
     assert upsampling_steps(28) == 2 and upsampling_steps(32) == 3 and upsampling_steps(64) == 4
     with pytest.raises(PipelineError, match="divisible by 4"):
         upsampling_steps(27)
+
+
+def test_tf_tutorial_preset_is_the_tutorials_dcgan():
+    """TensorFlow's MNIST DCGAN tutorial: 2,330,944 generator and 212,865 discriminator weights."""
+    cfg = validate_all(compose_config(["model=tf_tutorial_dcgan"]))
+    g, d = build_networks(cfg.model, (28, 28, 1))
+    assert (g.count_params(), d.count_params()) == (2_330_944, 212_865)
+    transposed = [layer for layer in g.layers if layer.__class__.__name__ == "Conv2DTranspose"]
+    assert [(c.filters, c.kernel_size, c.strides) for c in transposed] == [
+        (128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))
+    ]  # fmt: skip
+    assert [layer.rate for layer in d.layers if layer.__class__.__name__ == "Dropout"] == [0.3] * 2
