@@ -82,6 +82,21 @@ def make_dataset(
     )
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once ``seconds`` have passed (checked after every step)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self._start >= self.seconds:
+            self.model.stop_training = True
+
+
 @dataclass
 class TrainResult:
     gan: GAN
@@ -108,8 +123,10 @@ def train(
     seed: int,
     observers: Sequence[TrainingObserver] = (),
     checkpoint_dir: Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
-    """Train the GAN that the sections describe on ``train_images`` (NHWC float32 in [-1, 1])."""
+    """Train the GAN that the sections describe on ``train_images`` (NHWC float32 in [-1, 1]).
+    ``callbacks`` run after the checkpointer and the monitor (a time budget, say)."""
     t = training
     seed_everything(seed, t["deterministic"])
     image_shape = (
@@ -118,7 +135,7 @@ def train(
     gan = build_gan(
         image_shape, model=model, loss=loss, regularizers=regularizers, training=t, seed=seed
     )
-    callbacks: list[keras.callbacks.Callback] = []
+    all_callbacks: list[keras.callbacks.Callback] = []
     start_step = 0
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, t["checkpoint_every_steps"])
@@ -130,20 +147,20 @@ def train(
             checkpoint_dir.rename(aside)
             print(f"checkpoint at epoch {saved_epoch} > {t['epochs']} requested: kept as {aside}")
         start_step = checkpointer.restore(gan)  # weights, optimizer state and epoch counter
-        callbacks.append(checkpointer)
+        all_callbacks.append(checkpointer)
     dataset = make_dataset(train_images, t["batch_size"], seed, skip_batches=start_step)
     steps_per_epoch = t["steps_per_epoch"] or len(train_images) // t["batch_size"]
     noise = fixed_noise(seed, t["num_samples"], model["latent_dim"])
     monitor = TrainingMonitor(
         observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"]
     )
-    callbacks.append(monitor)
+    all_callbacks += [monitor, *callbacks]
     start = time.perf_counter()
     history = gan.fit(
         dataset,
         epochs=t["epochs"],
         steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
+        callbacks=all_callbacks,
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=1 if sys.stdout.isatty() else 2,
     )

@@ -56,3 +56,11 @@ def test_dataset_refuses_fewer_images_than_a_batch():
 
     with pytest.raises(PipelineError, match="fewer than one batch"):
         loop.make_dataset(np.zeros((10, 28, 28, 1), "float32"), 64, 0)
+
+
+def test_time_budget_stops_training(smoke_cfg):
+    """benchmarks/quality.py trains presets for equal wall-clock budgets with it."""
+    cfg = smoke_cfg.copy()
+    cfg.training.epochs = 50
+    result = train(cfg, callbacks=[loop.TimeBudget(0.0)])
+    assert result.steps == 1, "stops after the first step once the budget is spent"
