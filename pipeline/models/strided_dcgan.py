@@ -34,6 +34,9 @@ class StridedDcganConfig:
     kernel_size: int = setting(ge=1)
     dropout: float = setting(ge=0, lt=1)
     leaky_relu_slope: float = setting(ge=0)
+    # Spectral normalization (Miyato et al. 2018) of every discriminator layer: each layer's top
+    # singular value is kept near 1 (Keras's SpectralNormalization, one power iteration a call).
+    spectral_norm: bool = setting()
 
 
 @MODELS.register("strided_dcgan", StridedDcganConfig)
@@ -45,7 +48,7 @@ def build_strided_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int
         ),
         strided_discriminator(
             image_shape, list(cfg["discriminator_filters"]), cfg["kernel_size"],
-            cfg["dropout"], cfg["leaky_relu_slope"],
+            cfg["dropout"], cfg["leaky_relu_slope"], cfg["spectral_norm"],
         ),
     )  # fmt: skip
 
@@ -98,17 +101,21 @@ def strided_discriminator(
     kernel_size: int,
     dropout: float,
     leaky_relu_slope: float,
+    spectral_norm: bool = False,
 ) -> keras.Model:
     import keras
     from keras import layers
 
+    def normalized(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=image_shape))
     for width in filters:
-        model.add(layers.Conv2D(width, kernel_size, strides=2, padding="same"))
+        model.add(normalized(layers.Conv2D(width, kernel_size, strides=2, padding="same")))
         model.add(layers.LeakyReLU(leaky_relu_slope))
         if dropout:
             model.add(layers.Dropout(dropout))
     model.add(layers.Flatten())
-    model.add(layers.Dense(1))  # a logit
+    model.add(normalized(layers.Dense(1)))  # a logit
     return model

@@ -57,3 +57,24 @@ def test_tf_tutorial_preset_is_the_tutorials_dcgan():
         (128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))
     ]  # fmt: skip
     assert [layer.rate for layer in d.layers if layer.__class__.__name__ == "Dropout"] == [0.3] * 2
+
+
+def test_spectral_norm_keeps_the_top_singular_value_near_1():
+    from pipeline.training.loop import build_gan, seed_everything
+
+    cfg = validate_all(compose_config(["experiment=smoke", "model=compact_dcgan",
+                                       "model.spectral_norm=true", "loss=hinge"]))  # fmt: skip
+    seed_everything(0, deterministic=False)
+    gan = build_gan((28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers={},
+                    training=cfg.training, seed=0)  # fmt: skip
+    real = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    for _ in range(10):
+        gan.train_step(real)
+    gan.discriminator(real, training=True)  # one more normalization after the last update
+    wrapped = [layer for layer in gan.discriminator.layers
+               if layer.__class__.__name__ == "SpectralNormalization"]  # fmt: skip
+    assert len(wrapped) == 3, "both convolutions and the output layer"
+    for layer in wrapped:
+        kernel = layer.layer.kernel.numpy()
+        top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert top == pytest.approx(1.0, abs=0.05), layer.layer.name
