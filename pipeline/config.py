@@ -38,11 +38,6 @@ def section(schema: type) -> Any:
 
 
 @dataclass
-class RootConfig:
-    seed: int = setting(ge=0)
-
-
-@dataclass
 class DatasetConfig:
     name: str = setting()
     # A folder holding the raw files (or, for image_folder, the images); null: data/raw/<name>.
@@ -149,7 +144,7 @@ class ChoiceMap:
 
 Section = type | Choice | ChoiceMap
 
-# Sections every stage validates, whatever it declares.
+# Sections every stage validates, whatever it declares (seed: a non-negative int).
 ALWAYS: dict[str, Section] = {"seed": int, "paths": PathsConfig}
 
 
