@@ -30,6 +30,7 @@ from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.config import EvaluationConfig, validate
 from pipeline.data.prepared import load_prepared
+from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import evaluate_generator
 from pipeline.stages.train import SECTIONS
@@ -129,14 +130,19 @@ def main() -> None:
     for overrides in presets:
         print(f"training {' '.join(overrides)} for {args.minutes:g} min", file=sys.stderr)
         rows.append(run_preset(overrides, 60 * args.minutes, extractor, data, base.evaluation))
-    stem = Path(args.out) / f"quality-{data.meta['dataset']}-{args.minutes:g}min"
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    # Names built whole: with_suffix would read "0.5min" as a stem "0" and a suffix ".5min".
+    stem = f"quality-{data.meta['dataset']}-{args.minutes:g}min"
+    table_path, figure_path = Path(args.out) / f"{stem}.md", Path(args.out) / f"{stem}.png"
+    table_path.parent.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, args.minutes, data.meta["dataset"])
-    stem.with_suffix(".md").write_text(table)
-    figure(rows, stem.with_suffix(".png"))
+    table_path.write_text(table)
+    figure(rows, figure_path)
     print(table)
-    print(f"wrote {stem}.md and {stem}.png")
+    print(f"wrote {table_path} and {figure_path}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PipelineError as e:
+        sys.exit(f"error: {e}")

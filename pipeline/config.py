@@ -149,8 +149,9 @@ ALWAYS: dict[str, Section] = {"seed": int, "paths": PathsConfig}
 
 
 def validate(cfg: DictConfig | Mapping[str, Any], sections: Mapping[str, Section]) -> DictConfig:
-    """Check ``sections`` of ``cfg`` (dotted keys allowed) and return the config with those
-    sections typed; raise PipelineError naming the bad key, its value and a fix."""
+    """Check ``sections`` of ``cfg`` (dotted keys allowed) against their schemas and return the
+    resolved config with those sections checked (values converted to their declared types);
+    raise PipelineError naming the bad key, its value and a fix."""
     node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     try:  # interpolations such as ${dataset.name} resolve against the whole config, first
         raw = cast(DictConfig, OmegaConf.create(OmegaConf.to_container(node, resolve=True)))

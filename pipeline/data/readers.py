@@ -21,9 +21,7 @@ from pipeline.io import sha256_file
 
 
 def _official_files(spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path) -> dict[str, Path]:
-    return locate_raw_files(
-        spec, raw_dir, mirror=cfg.get("mirror"), download=cfg.get("download", True)
-    )
+    return locate_raw_files(spec, raw_dir, mirror=cfg["mirror"], download=cfg["download"])
 
 
 def _sources(spec: DatasetSpec) -> dict[str, str]:

@@ -68,7 +68,7 @@ def evaluate_generator(
     floor_file = cache_dir / (
         f"floor-{protocol.key()}-kid{e['kid_subsets']}x{e['kid_subset_size']}-seed{e['seed']}.json"
     )
-    floor = _floor(train_images, extractor, real, num_classes, e, floor_file)
+    floor = _floor(train_images, extractor, real, num_classes, e["num_generated"], kid, floor_file)
     result = {
         **{k: v for k, v in scores.items() if k != "class_counts"},
         **memo.summary(),
@@ -79,16 +79,18 @@ def evaluate_generator(
     return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo)
 
 
-def _floor(train_images, extractor, real, num_classes, e, cache_file: Path) -> dict:
+def _floor(
+    train_images, extractor, real, num_classes, num_generated: int, kid: tuple, cache_file: Path
+) -> dict:
     """What real training images score against the same reference: the best a generator can
-    expect. It depends only on the protocol and the KID settings, so it is computed once."""
+    expect. It depends only on the protocol and the KID settings (subsets, subset size, seed),
+    so it is computed once."""
     if cache_file.is_file():
         return read_json(cache_file)
-    chosen = np.random.default_rng(e["seed"]).permutation(len(train_images))[: e["num_generated"]]
+    seed = kid[2]
+    chosen = np.random.default_rng(seed).permutation(len(train_images))[:num_generated]
     features, probs = extractor(train_images[np.sort(chosen)])
-    floor = report.score(
-        features, probs, real, num_classes, e["kid_subsets"], e["kid_subset_size"], e["seed"]
-    )
+    floor = report.score(features, probs, real, num_classes, *kid)
     write_json(cache_file, floor)
     return floor
 
