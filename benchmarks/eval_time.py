@@ -26,6 +26,7 @@ from pipeline.data.prepared import load_prepared  # noqa: E402
 from pipeline.evaluation import metrics as m  # noqa: E402
 from pipeline.evaluation import report  # noqa: E402
 from pipeline.evaluation.classifier import FeatureExtractor  # noqa: E402
+from pipeline.gan.sampling import latent_dim, sample  # noqa: E402
 
 
 def timed(label: str, times: dict, fn, *args):
@@ -40,7 +41,7 @@ def run_once(generator, extractor, test, train, n: int, cache: Path) -> dict[str
     real = timed("real features (or cache)", t, report.RealReference.load_or_compute,
                  test[:n], extractor, cache)  # fmt: skip
     fake = timed("generate", t, report.generate_images,
-                 lambda z: generator(z, training=False), n, int(generator.input_shape[-1]), 0)  # fmt: skip
+                 lambda z: sample(generator, z), n, latent_dim(generator), 0)  # fmt: skip
     features, probs = timed("fake features", t, extractor, fake)
     timed("fid", t, lambda: m.frechet_distance(m.gaussian_stats(features), real.stats))
     timed("kid (100 x 1000)", t, m.kernel_distance, features, real.features)

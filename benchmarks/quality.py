@@ -4,6 +4,11 @@ evaluation protocol, write a markdown table and one figure of sample grids side 
     dvc repro classifier                   # the prepared data and the metrics' feature extractor
     python benchmarks/quality.py --minutes 5
     python benchmarks/quality.py --minutes 10 --preset model=dcgan_small --preset model=compact_dcgan
+    python benchmarks/quality.py --prepared /tmp/mnist/prepared --classifier /tmp/mnist/classifier/model.keras
+
+The last one scores another dataset (MNIST, say, from a local copy: `dataset=mnist
+dataset.raw_dir=<folder>` or `dataset=image_folder`, through the prepare and classifier stages
+with paths.prepared / paths.classifier pointing there).
 
 A preset is a list of Hydra overrides separated by spaces. Every preset trains on the prepared
 data in paths.prepared (the same for all) and is scored against the first evaluation.num_real
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -32,40 +38,56 @@ from pipeline.config import EvaluationConfig, validate
 from pipeline.data.prepared import load_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import FeatureExtractor
-from pipeline.evaluation.run import evaluate_generator
+from pipeline.evaluation.run import evaluate_generator, per_class_scores
+from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.stages.train import SECTIONS
 from pipeline.training import loop
 from pipeline.viz import image_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PRESETS = [
-    "model=dcgan_small",
-    "model=compact_dcgan",
-    # The tutorial's optimiser: Adam(1e-4) with Keras's default betas.
+    # TensorFlow's MNIST DCGAN tutorial with its optimiser: Adam(1e-4), Keras's default betas.
     "model=tf_tutorial_dcgan training.generator_lr=1e-4 training.discriminator_lr=1e-4 "
     "training.beta_1=0.9",
+    # The default until 2026-11-23: the half-width DCGAN, batch 128, no averaging.
+    "model=dcgan_small training.batch_size=128 training.ema_decay=0.0",
+    "model=compact_dcgan training.conditional=false",  # batch 16, EMA 0.999, no labels
+    "model=compact_dcgan",  # the default: class-conditional, batch 16, EMA 0.999
 ]
 COLUMNS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered"]
 
 
-def run_preset(overrides: list[str], seconds: float, extractor, data, evaluation) -> dict:
+def preset_config(overrides: list[str]):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", [*overrides, "training.epochs=1000"])
-    cfg = validate(cfg, {**SECTIONS, "evaluation": EvaluationConfig})
+    return validate(cfg, {**SECTIONS, "evaluation": EvaluationConfig})
+
+
+def run_preset(overrides: list[str], cfg, seconds: float, extractor, data, evaluation) -> dict:
     started = time.perf_counter()
     result = loop.train(
-        data.images("train"), model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=cfg.seed, callbacks=[loop.TimeBudget(seconds)],
+        data.images("train"), train_labels=data.labels("train"),
+        num_classes=len(data.meta["class_names"]), model=cfg.model, loss=cfg.loss,
+        regularizers=cfg.regularizers, training=cfg.training, seed=cfg.seed,
+        callbacks=[loop.TimeBudget(seconds)],
     )  # fmt: skip
     trained_s = time.perf_counter() - started
-    generator = result.gan.generator
+    generator = result.generator
     scores = evaluate_generator(
-        lambda z: generator(z, training=False), int(generator.input_shape[-1]), extractor,
+        lambda z: sample(generator, z), latent_dim(generator), extractor,
         data.images("train"), data.images("test"), data.meta, evaluation,
         ROOT / cfg.paths.cache / "eval",
     ).result  # fmt: skip
-    grid = image_grid(keras.ops.convert_to_numpy(generator(result.fixed_noise, training=False)))
+    label_accuracy = None
+    if num_classes(generator):
+        label_accuracy = per_class_scores(
+            generator, extractor, data.images("test"), data.labels("test"),
+            list(data.meta["class_names"]), evaluation.num_generated // num_classes(generator),
+            evaluation.seed,
+        )["label_accuracy"]  # fmt: skip
+    grid = image_grid(keras.ops.convert_to_numpy(sample(generator, result.fixed_noise)))
     return {
+        "label_accuracy": label_accuracy,
         "preset": " ".join(overrides),
         "steps": result.steps,
         "seconds": trained_s,
@@ -84,14 +106,15 @@ def markdown(rows: list[dict], minutes: float, dataset: str) -> str:
         f"{rows[0]['floor_fid']:.2f}).",
         "",
         "| preset | steps | images/s | FID | KID | precision | recall | density | coverage "
-        "| classes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| classes | label accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        accuracy = "-" if r["label_accuracy"] is None else f"{r['label_accuracy']:.3f}"
         lines.append(
             f"| `{r['preset']}` | {r['steps']} | {r['images_per_s']:.0f} | {r['fid']:.2f} "
             f"| {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
-            f"| {r['density']:.3f} | {r['coverage']:.3f} | {r['classes_covered']} |"
+            f"| {r['density']:.3f} | {r['coverage']:.3f} | {r['classes_covered']} | {accuracy} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -105,9 +128,10 @@ def figure(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 4.8))
     for ax, r in zip(np.atleast_1d(axes), rows, strict=True):
         ax.imshow(r["grid"], cmap="gray" if r["grid"].ndim == 2 else None)
-        ax.set_title(f"{r['preset'].split()[0]}\nFID {r['fid']:.1f}", fontsize=9)
+        title = textwrap.fill(r["preset"], 48)
+        ax.set_title(f"{title}\nFID {r['fid']:.1f}", fontsize=7)
         ax.axis("off")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # room for titles of several lines
     fig.savefig(path, dpi=110)
 
 
@@ -116,20 +140,32 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--preset", action="append", help="Hydra overrides, space-separated")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument(
+        "--prepared",
+        help="prepared data folder (default: paths.prepared); "
+        "another dataset, e.g. an image folder run through the prepare stage",
+    )
+    parser.add_argument("--classifier", help="its classifier (default: paths.classifier)")
     args = parser.parse_args()
     presets = [p.split() for p in (args.preset or DEFAULT_PRESETS)]
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         base = validate(compose("config"), {"evaluation": EvaluationConfig})
     out = Artifacts.from_paths(base.paths)
-    data = load_prepared(ROOT / out.prepared)
+    data = load_prepared(Path(args.prepared) if args.prepared else ROOT / out.prepared)
     extractor = FeatureExtractor(
-        artifacts.load_keras_model(ROOT / out.classifier, "classifier"), base.evaluation.batch_size
+        artifacts.load_keras_model(
+            Path(args.classifier) if args.classifier else ROOT / out.classifier, "classifier"
+        ),
+        base.evaluation.batch_size,
     )
+    configs = [preset_config(overrides) for overrides in presets]  # every typo before training
     rows = []
-    for overrides in presets:
+    for overrides, cfg in zip(presets, configs, strict=True):
         print(f"training {' '.join(overrides)} for {args.minutes:g} min", file=sys.stderr)
-        rows.append(run_preset(overrides, 60 * args.minutes, extractor, data, base.evaluation))
+        rows.append(run_preset(overrides, cfg, 60 * args.minutes, extractor, data, base.evaluation))
+        done = {k: v for k, v in rows[-1].items() if k != "grid"}
+        print(f"result: {done}", file=sys.stderr, flush=True)
     # Names built whole: with_suffix would read "0.5min" as a stem "0" and a suffix ".5min".
     stem = f"quality-{data.meta['dataset']}-{args.minutes:g}min"
     table_path, figure_path = Path(args.out) / f"{stem}.md", Path(args.out) / f"{stem}.png"

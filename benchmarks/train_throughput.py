@@ -33,22 +33,35 @@ from pipeline.stages.train import SECTIONS
 from pipeline.training.loop import build_gan, make_dataset, seed_everything
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
-DEFAULT_MODELS = ["mlp", "dcgan_small", "compact_dcgan", "tf_tutorial_dcgan", "dcgan"]
+DEFAULT_MODELS = [
+    "mlp",
+    "dcgan_small",
+    "compact_dcgan",
+    "tf_tutorial_dcgan",
+    "dcgan",
+    "resnet_dcgan",
+]
 
 
 def forward_macs(model) -> int:
-    """Multiply-adds of one image through the Dense and (transposed) convolution layers."""
+    """Multiply-adds of one image through the Dense and (transposed) convolution layers, nested
+    models and spectrally normalized layers included."""
     total = 0
-    for layer in model.layers:
-        kind = layer.__class__.__name__
+    layers = list(model._flatten_layers(include_self=False))
+    wrapped = {id(layer.layer) for layer in layers if hasattr(layer, "layer")}
+    for layer in layers:
+        if id(layer) in wrapped:
+            continue  # counted through its wrapper, which knows the shapes
+        inner = getattr(layer, "layer", layer)  # SpectralNormalization wraps its layer
+        kind = inner.__class__.__name__
         if kind == "Dense":
-            total += math.prod(layer.kernel.shape)
+            total += math.prod(inner.kernel.shape)
         elif kind == "Conv2D":
             _, out_h, out_w, _ = layer.output.shape
-            total += out_h * out_w * math.prod(layer.kernel.shape)
+            total += out_h * out_w * math.prod(inner.kernel.shape)
         elif kind == "Conv2DTranspose":
             _, in_h, in_w, _ = layer.input.shape
-            total += in_h * in_w * math.prod(layer.kernel.shape)
+            total += in_h * in_w * math.prod(inner.kernel.shape)
     return int(total)
 
 
@@ -71,7 +84,7 @@ def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: i
         cfg = compose(
             "config",
             [f"model={model}", f"training.jit_compile={jit}", f"training.batch_size={batch_size}",
-             "training.deterministic=false"],
+             "training.deterministic=false", "training.conditional=false"],
         )  # fmt: skip
     cfg = validate(cfg, SECTIONS)
     seed_everything(0, deterministic=False)

@@ -30,6 +30,7 @@ EVAL_METRICS = "eval.json"
 REGISTER_METRICS = "register.json"
 # paths.plots
 TRAIN_HISTORY = "train_metrics.csv"
+TRAIN_QUALITY = "train_quality.csv"  # the quality probe's step, probe_fid, probe_kid
 SAMPLES = "samples.png"
 TRAINING_CURVES = "training_curves.png"
 CLASS_HISTOGRAM = "class_histogram.csv"

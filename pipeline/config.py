@@ -61,6 +61,16 @@ class TrainingConfig:
     generator_lr: float = setting(gt=0)
     discriminator_lr: float = setting(gt=0)
     beta_1: float = setting(ge=0, lt=1)
+    beta_2: float = setting(ge=0, lt=1)
+    # Both learning rates follow it over the run's epochs x steps_per_epoch steps.
+    lr_schedule: str = setting(choices=("constant", "linear", "cosine"))
+    discriminator_steps: int = setting(ge=1)  # D updates per G update (n_critic of WGAN-GP)
+    ema_decay: float = setting(ge=0, lt=1)  # 0: off; else the generator shipped is the average
+    augment: list[str] = setting()  # DiffAugment: any of color, translation, cutout
+    # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional)
+    conditional: bool = setting()
+    # mixed_*: compute in 16 bits, keep weights in float32 (loss scaling for float16)
+    precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"))
     jit_compile: bool = setting()
     deterministic: bool = setting()  # bit-for-bit repeatable kernels
     checkpoint_every_steps: int = setting(ge=1)
@@ -68,6 +78,10 @@ class TrainingConfig:
     log_every_steps: int = setting(ge=1)
     sample_every_steps: int = setting(ge=1)
     num_samples: int = setting(ge=1)
+    # KID and FID of probe_samples generated vs as many real test images, every N steps, in the
+    # classifier's feature space (needs the classifier stage's model); 0: off
+    probe_every_steps: int = setting(ge=0)
+    probe_samples: int = setting(ge=2)
 
 
 @dataclass
@@ -112,6 +126,7 @@ class GenerateConfig:
     seed: int = setting(ge=0)
     format: str = setting(choices=("grid", "folder", "npz"))
     output: str | None = setting()  # null: generated/samples.png, generated/samples/, .npz
+    label: int | None = setting(ge=0)  # a conditional generator's class; null: every class
 
 
 @dataclass

@@ -124,14 +124,21 @@ def pip_requirements() -> list[str]:
 
 
 def log_generator(generator: Any, noise: np.ndarray) -> None:
-    """The generator as an MLflow Keras model of the active run, with its signature."""
+    """The generator as an MLflow Keras model of the active run, with its signature (noise, or
+    noise and label for a conditional generator)."""
     import keras
 
-    output = np.asarray(keras.ops.convert_to_numpy(generator(noise, training=False)))
+    from pipeline.gan.sampling import cycled_labels, num_classes
+
+    classes = num_classes(generator)
+    inputs: Any = noise
+    if classes:
+        inputs = {"noise": noise, "label": cycled_labels(len(noise), classes)}
+    output = np.asarray(keras.ops.convert_to_numpy(generator(inputs, training=False)))
     mlflow.keras.log_model(
         generator,
         name="generator",
-        signature=mlflow.models.infer_signature(noise, output),
+        signature=mlflow.models.infer_signature(inputs, output),
         pip_requirements=pip_requirements(),
     )
 

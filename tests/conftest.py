@@ -67,3 +67,19 @@ def generator_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("gen") / "generator.keras"
     generator.save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def conditional_generator_file(tmp_path_factory) -> Path:
+    """A small class-conditional generator (10 classes), saved as train saves one."""
+    import keras
+
+    from pipeline.gan.conditional import conditional_networks
+
+    keras.utils.set_random_seed(0)
+    model_cfg = {"name": "mlp", "latent_dim": 8, "generator_units": [16],
+                 "discriminator_units": [8], "batch_norm_momentum": 0.8, "leaky_relu_slope": 0.2}  # fmt: skip
+    generator, _ = conditional_networks(model_cfg, (28, 28, 1), 10)
+    path = tmp_path_factory.mktemp("cgen") / "generator.keras"
+    generator.save(path)
+    return path

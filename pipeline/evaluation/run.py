@@ -79,6 +79,49 @@ def evaluate_generator(
     return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo)
 
 
+def per_class_scores(
+    generator: Any,
+    extractor: FeatureExtractor,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    class_names: list[str],
+    per_class: int,
+    seed: int,
+    batch_size: int = 1000,
+) -> dict[str, Any]:
+    """For a class-conditional generator: per class, the FID of ``per_class`` images generated
+    for it against the real test images of that class, and the share the classifier assigns to
+    it (label accuracy); then the means over classes. A class's FID is null when it has no more
+    images (generated or real) than the features have dimensions (too few for a covariance)."""
+    from pipeline.evaluation.metrics import frechet_distance, gaussian_stats
+    from pipeline.gan.sampling import latent_dim, sample
+
+    rng = np.random.default_rng(seed)
+    scores: dict[str, dict[str, float | None]] = {}
+    for k, name in enumerate(class_names):
+        noise = rng.standard_normal((per_class, latent_dim(generator))).astype("float32")
+        images = np.concatenate([
+            np.asarray(sample(generator, noise[i : i + batch_size],
+                              np.full(len(noise[i : i + batch_size]), k, "int32")))
+            for i in range(0, per_class, batch_size)
+        ])  # fmt: skip
+        features, probs = extractor(images)
+        real_features, _ = extractor(test_images[test_labels == k])
+        enough = min(len(features), len(real_features)) > features.shape[1]
+        scores[name] = {
+            "fid": frechet_distance(gaussian_stats(features), gaussian_stats(real_features))
+            if enough
+            else None,
+            "accuracy": float(np.mean(probs.argmax(axis=1) == k)),
+        }
+    fids = [s["fid"] for s in scores.values() if s["fid"] is not None]
+    return {
+        "per_class": scores,
+        "label_accuracy": float(np.mean([s["accuracy"] for s in scores.values()])),
+        "per_class_fid_mean": float(np.mean(fids)) if len(fids) == len(scores) else None,
+    }
+
+
 def _floor(
     train_images, extractor, real, num_classes, num_generated: int, kid: tuple, cache_file: Path
 ) -> dict:

@@ -10,24 +10,39 @@ tracks, and the callbacks, CSV files, MLflow and plots take their columns from t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pipeline.gan.augment import AUGMENTATIONS, augment
 from pipeline.gan.losses import GanLoss
-from pipeline.gan.regularizers import DiscriminatorBatch, Regularizer
+from pipeline.gan.regularizers import LOGIT_EMA_DECAY, DiscriminatorBatch, Regularizer
+from pipeline.gan.sampling import num_classes
 
 
 class GAN(keras.Model):
+    """``ema_decay`` > 0 keeps an exponential moving average of the generator's weights
+    (``ema_generator``, what ``shipped_generator`` returns); ``discriminator_steps`` updates the
+    discriminator that many times per generator step, each on its own slice of the batch it is
+    given; ``augment`` names DiffAugment transforms applied to every image the discriminator
+    sees; ``num_classes`` > 0 makes it class-conditional (networks from
+    ``pipeline.gan.conditional``, batches of (images, labels), fake labels drawn uniformly)."""
+
     def __init__(
         self,
         generator: keras.Model,
         discriminator: keras.Model,
         latent_dim: int,
         seed: int | None = None,
+        *,
+        ema_decay: float = 0.0,
+        discriminator_steps: int = 1,
+        augment: Sequence[str] = (),
+        num_classes: int = 0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -35,6 +50,19 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.seed = seed or 0
+        self.ema_decay = float(ema_decay)
+        self.discriminator_steps = int(discriminator_steps)
+        self.augment_names = [AUGMENTATIONS.entry(name).name for name in augment]  # checked
+        # > 0: class-conditional networks (pipeline.gan.conditional) and (images, labels) data
+        self.num_classes = int(num_classes)
+        self.ema_generator: keras.Model | None = None
+        if self.ema_decay > 0:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+        # Moving averages of D's mean logit on real and fake images (LeCam's anchors).
+        self.logit_ema = self.add_weight(
+            shape=(2,), initializer="zeros", trainable=False, name="logit_ema"
+        )
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
@@ -43,6 +71,11 @@ class GAN(keras.Model):
         # Both networks are built (they start from keras.Input), so the whole is too; saying so
         # lets weights be saved and restored before the first step.
         self.built = True
+
+    @property
+    def shipped_generator(self) -> keras.Model:
+        """The generator to sample, score and ship: the moving average when it is kept."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def compile(
         self,
@@ -89,41 +122,74 @@ class GAN(keras.Model):
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
 
+    def _generate(self, noise, labels, training=True):
+        if labels is None:
+            return self.generator(noise, training=training)
+        return self.generator([noise, labels], training=training)
+
+    def _discriminate(self, images, labels):
+        if labels is None:
+            return self.discriminator(images, training=True)
+        return self.discriminator([images, labels], training=True)
+
+    def _fake_labels(self, batch_size, stream: int):
+        """Uniform class labels for the fakes, drawn like the noise (None: unconditional)."""
+        if not self.num_classes:
+            return None
+        return tf.random.stateless_uniform(
+            (batch_size,), seed=self._seed(stream, self.seed + 0x1ABE1),
+            minval=0, maxval=self.num_classes, dtype=tf.int32,
+        )  # fmt: skip
+
     def sample_noise(self, batch_size, stream: int):
         """Noise that is a pure function of (seed, step, stream): a run resumed from a checkpoint
         (which restores the step counter) draws exactly what an uninterrupted run would."""
-        step = tf.cast(self.g_optimizer.iterations, tf.int64)
-        seed = tf.stack([tf.constant(self.seed, tf.int64), 2 * step + stream])
-        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
-
-    def train_step(self, real_images):
-        if isinstance(real_images, tuple):  # (images, labels) from a labelled dataset
-            real_images = real_images[0]
-        batch_size = ops.shape(real_images)[0]
-
-        # Discriminator: the loss's targets, plus the regularizers' terms.
-        fake_images = self.generator(self.sample_noise(batch_size, 0), training=True)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = self.gan_loss.discriminator(real_logits, fake_logits, **self.loss_settings)
-            terms = self._regularizer_terms(real_images, fake_images, real_logits, fake_logits)
-            d_total = d_loss + ops.sum(ops.stack(list(terms.values()))) if terms else d_loss
-        grads = tape.gradient(d_total, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(
-            zip(grads, self.discriminator.trainable_variables, strict=True)
+        return tf.random.stateless_normal(
+            (batch_size, self.latent_dim), seed=self._seed(stream, self.seed)
         )
 
-        # Generator.
-        with tf.GradientTape() as tape:
-            fake_logits_g = self.discriminator(
-                self.generator(self.sample_noise(batch_size, 1), training=True), training=True
+    def _seed(self, stream: int, salt: int):
+        step = tf.cast(self.g_optimizer.iterations, tf.int64)
+        per_step = self.discriminator_steps + 1  # streams a step uses: D steps, then G
+        return tf.stack([tf.constant(salt, tf.int64), per_step * step + stream])
+
+    def _augmented(self, images, stream: int):
+        if not self.augment_names:
+            return images
+        return augment(images, self.augment_names, self._seed(stream, self.seed + 0x5A17))
+
+    def train_step(self, data):
+        labels = None
+        if isinstance(data, tuple):  # (images, labels) from a labelled dataset
+            real_images = data[0]
+            labels = None
+            if self.num_classes:
+                real_images = tf.convert_to_tensor(real_images)
+                labels = tf.convert_to_tensor(data[1], tf.int32)
+        else:
+            real_images = data
+        n = self.discriminator_steps
+        batch_size = ops.shape(real_images)[0] // n  # the dataset hands n batches at once
+
+        for i in range(n):  # unrolled when traced
+            part = slice(i * batch_size, (i + 1) * batch_size)
+            d_loss, terms, real_logits, fake_logits = self._discriminator_step(
+                real_images[part], None if labels is None else labels[part], i
             )
+
+        # Generator: DiffAugment (when on) is differentiable, so its gradient reaches G.
+        with tf.GradientTape() as tape:
+            fake_labels = self._fake_labels(batch_size, n)
+            fake = self._generate(self.sample_noise(batch_size, n), fake_labels)
+            fake_logits_g = self._discriminate(self._augmented(fake, 2 * n), fake_labels)
             g_loss = self.gan_loss.generator(fake_logits_g, **self.loss_settings)
-        grads = tape.gradient(g_loss, self.generator.trainable_variables)
+            scaled = self.g_optimizer.scale_loss(g_loss)  # mixed_float16's loss scaling
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables, strict=True)
         )
+        if self.ema_generator is not None:
+            self._update_ema()
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -133,18 +199,102 @@ class GAN(keras.Model):
             self.term_trackers[name].update_state(term)
         return {m.name: m.result() for m in self.metrics}
 
-    def _regularizer_terms(self, real_images, fake_images, real_logits, fake_logits):
+    def _discriminator_step(self, real_images, real_labels, i: int):
+        """One discriminator update: the loss's targets plus the regularizers' terms."""
+        batch_size = ops.shape(real_images)[0]
+        fake_labels = self._fake_labels(batch_size, i)
+        fake_images = self._generate(self.sample_noise(batch_size, i), fake_labels)
+        real_images = self._augmented(real_images, 2 * i)
+        fake_images = self._augmented(fake_images, 2 * i + 1)
+        with tf.GradientTape() as tape:
+            real_logits = self._discriminate(real_images, real_labels)
+            fake_logits = self._discriminate(fake_images, fake_labels)
+            d_loss = self.gan_loss.discriminator(real_logits, fake_logits, **self.loss_settings)
+            terms = self._regularizer_terms(
+                real_images, fake_images, real_logits, fake_logits, real_labels
+            )
+            d_total = d_loss + ops.sum(ops.stack(list(terms.values()))) if terms else d_loss
+            scaled = self.d_optimizer.scale_loss(d_total)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(
+            zip(grads, self.discriminator.trainable_variables, strict=True)
+        )
+        means = ops.stop_gradient(
+            ops.stack([ops.mean(real_logits), ops.mean(fake_logits)])
+        )  # fmt: skip
+        means = ops.cast(means, self.logit_ema.dtype)
+        self.logit_ema.assign(LOGIT_EMA_DECAY * self.logit_ema + (1 - LOGIT_EMA_DECAY) * means)
+        return d_loss, terms, real_logits, fake_logits
+
+    def _update_ema(self) -> None:
+        """The moving average of the generator's trainable weights, with a warm-up (the decay
+        is at most (1 + t) / (10 + t) at step t), so that early averages do not hold the random
+        initialisation. BatchNorm's moving statistics are copied from the trained generator
+        here and recomputed for the averaged weights at the end (``recalibrate_batch_norm``)."""
+        assert self.ema_generator is not None
+        step = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+        for average, weight in zip(
+            self.ema_generator.trainable_weights, self.generator.trainable_weights, strict=True
+        ):
+            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
+        for average, weight in zip(
+            self.ema_generator.non_trainable_weights,
+            self.generator.non_trainable_weights,
+            strict=True,
+        ):
+            average.assign(weight)
+
+    def _regularizer_terms(self, real_images, fake_images, real_logits, fake_logits, labels):
         if not self.regularizers:
             return {}
+        discriminator = self.discriminator
+        if labels is not None:  # the penalties see D at the real images' labels
+
+            def discriminator(images, training=True):
+                return self.discriminator([images, labels], training=training)
+
         batch = DiscriminatorBatch(
-            self.discriminator,
+            discriminator,
             real_images,
             fake_images,
             real_logits,
             fake_logits,
             tf.cast(self.g_optimizer.iterations, tf.int64),
+            self.logit_ema[0],
+            self.logit_ema[1],
         )
         return {
             name: ops.cast(fn(batch, **settings), "float32")
             for name, (fn, settings) in self.regularizers.items()
         }
+
+
+def recalibrate_batch_norm(
+    generator: keras.Model, latent_dim: int, seed: int, batches: int = 20, batch_size: int = 256
+) -> None:
+    """Recompute the moving mean and variance of every BatchNormalization layer of
+    ``generator`` for its current weights: the average, over ``batches`` batches of noise, of
+    each layer's batch statistics. An averaged (EMA) generator's weights never produced the
+    statistics its layers hold, so it is recalibrated before it is sampled for good."""
+    layers = [
+        layer for layer in generator._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]  # fmt: skip
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    classes = num_classes(generator)
+    rng = np.random.default_rng(seed)
+    try:
+        for k in range(1, batches + 1):
+            for layer in layers:
+                layer.momentum = (k - 1) / k  # a running mean of the batches seen so far
+            noise = rng.standard_normal((batch_size, latent_dim)).astype("float32")
+            if len(generator.inputs) > 1:  # conditional: every class alike
+                generator([noise, np.arange(batch_size, dtype="int32") % classes], training=True)
+            else:
+                generator(noise, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum

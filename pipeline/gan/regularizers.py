@@ -33,6 +33,13 @@ class DiscriminatorBatch:
     real_logits: Tensor
     fake_logits: Tensor
     step: Tensor  # int64 scalar: the generator's step counter (0 on the first step)
+    # Moving averages (decay LOGIT_EMA_DECAY) of the discriminator's mean logit on real and on
+    # generated images, before this step: LeCam's anchors.
+    real_logit_ema: Tensor = 0.0
+    fake_logit_ema: Tensor = 0.0
+
+
+LOGIT_EMA_DECAY = 0.99  # as in the LeCam authors' code
 
 
 Regularizer = Callable[..., Tensor]
@@ -89,3 +96,20 @@ def gp(batch: DiscriminatorBatch, weight: float, target: float) -> Tensor:
     grads = tape.gradient(total, mixed)
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads))) + 1e-12)
     return weight * tf.reduce_mean(tf.square(norms - target))
+
+
+@dataclass
+class LeCamConfig:
+    weight: float = setting(ge=0)  # lambda: 0.3 in the paper's limited-data CIFAR runs
+
+
+@REGULARIZERS.register("lecam", LeCamConfig)
+def lecam(batch: DiscriminatorBatch, weight: float) -> Tensor:
+    """LeCam regularization (Tseng et al. 2021): pulls the discriminator's outputs on real images
+    towards the moving average of its outputs on fakes, and the fakes' towards the reals', which
+    keeps it from growing over-confident (the authors' hinge-clipped form)."""
+    from keras import ops
+
+    real = ops.mean(ops.square(ops.relu(batch.real_logits - batch.fake_logit_ema)))
+    fake = ops.mean(ops.square(ops.relu(batch.real_logit_ema - batch.fake_logits)))
+    return weight * (real + fake)

@@ -28,6 +28,7 @@ class DcganConfig:
     discriminator_filters: list[int] = setting(ge=1)
     dropout: float = setting(ge=0, lt=1)
     leaky_relu_slope: float = setting(ge=0)
+    spectral_norm: bool = setting()  # SN on every discriminator layer (SNGAN)
 
 
 @MODELS.register("dcgan", DcganConfig)
@@ -41,7 +42,11 @@ def build_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Ne
             cfg["generator_batch_norm"],
         ),
         build_dcgan_discriminator(
-            image_shape, list(cfg["discriminator_filters"]), cfg["dropout"], cfg["leaky_relu_slope"]
+            image_shape,
+            list(cfg["discriminator_filters"]),
+            cfg["dropout"],
+            cfg["leaky_relu_slope"],
+            cfg["spectral_norm"],
         ),
     )
 
@@ -98,16 +103,20 @@ def build_dcgan_discriminator(
     filters: list[int],
     dropout: float,
     leaky_relu_slope: float,
+    spectral_norm: bool = False,
 ) -> keras.Model:
     import keras
     from keras import layers
 
+    def normalized(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=image_shape))
     for i, width in enumerate(filters):
-        model.add(layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same"))
+        model.add(normalized(layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same")))
         model.add(layers.LeakyReLU(leaky_relu_slope))
     model.add(layers.Flatten())
     model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(1))  # a logit
+    model.add(normalized(layers.Dense(1)))  # a logit
     return model

@@ -5,8 +5,11 @@ needs mlflow, keras and numpy, and nothing from this repository:
 
     model = mlflow.pyfunc.load_model("models:/fashion_mnist-generator@champion")
     images = model.predict(pd.DataFrame({"num_images": [16], "seed": [0]}))  # (16, 28, 28, 1)
+    shoes = model.predict(pd.DataFrame({"num_images": [8], "seed": [0], "label": [7]}))
 
-Images come back as float32 NHWC in [-1, 1]. The same seed gives the same images.
+Images come back as float32 NHWC in [-1, 1]. The same seed gives the same images. A
+class-conditional generator takes an optional ``label`` (0..K-1) per row; without one its images
+cycle through the classes. An unconditional one refuses a label.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         import keras
 
         self.generator = keras.models.load_model(context.artifacts["generator"], compile=False)
-        self.latent_dim = int(self.generator.input_shape[-1])
+        self.latent_dim = int(self.generator.inputs[0].shape[-1])
+        # Conditional generators take [noise, label]; their label embedding knows K.
+        self.num_classes = (
+            int(self.generator.get_layer("label_embedding").input_dim)
+            if len(self.generator.inputs) > 1
+            else 0
+        )
         # Set from registry.max_images when the model is registered (pipeline.model_registry).
         self.max_images = int(context.model_config["max_images"])
 
@@ -39,8 +48,16 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         batches = []
         for row in rows:
             label = row.get("label")
-            if label is not None and not (isinstance(label, float) and np.isnan(label)):
+            if label is not None and isinstance(label, float) and np.isnan(label):
+                label = None
+            if label is not None and not self.num_classes:
                 raise _bad_request("this generator is unconditional: leave out 'label'")
+            if label is not None and not (
+                float(label).is_integer() and 0 <= int(label) < self.num_classes
+            ):
+                raise _bad_request(
+                    f"label must be a class number from 0 to {self.num_classes - 1} (got {label})"
+                )
             num_images, seed = int(row["num_images"]), int(row["seed"])
             requested += num_images
             if num_images < 1 or requested > self.max_images:
@@ -51,7 +68,16 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             if seed < 0:
                 raise _bad_request(f"seed must be 0 or more (got {seed})")
             noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
-            images = self.generator(noise.astype("float32"), training=False)
+            noise = noise.astype("float32")
+            if self.num_classes:
+                labels = (
+                    np.full(num_images, int(label), "int32")
+                    if label is not None
+                    else (np.arange(num_images) % self.num_classes).astype("int32")
+                )
+                images = self.generator([noise, labels], training=False)
+            else:
+                images = self.generator(noise, training=False)
             batches.append(np.asarray(images, dtype=np.float32))
         return np.concatenate(batches)
 

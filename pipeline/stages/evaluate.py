@@ -14,7 +14,13 @@ from pipeline.cli import entrypoint
 from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingConfig
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import FeatureExtractor
-from pipeline.evaluation.run import evaluate_generator, save_sample_pictures, write_class_histogram
+from pipeline.evaluation.run import (
+    evaluate_generator,
+    per_class_scores,
+    save_sample_pictures,
+    write_class_histogram,
+)
+from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.io import write_json
 
 SECTIONS: dict[str, Section] = {
@@ -34,8 +40,8 @@ def evaluate(cfg: DictConfig) -> float:
     )
     train_images = data.images("train")
     evaluation = evaluate_generator(
-        lambda z: generator(z, training=False),
-        int(generator.input_shape[-1]),
+        lambda z: sample(generator, z),  # a conditional generator: classes in turn
+        latent_dim(generator),
         extractor,
         train_images,
         data.images("test"),
@@ -44,6 +50,15 @@ def evaluate(cfg: DictConfig) -> float:
         out.cache / "eval",
     )
     result = evaluation.result
+    classes = num_classes(generator)
+    if classes:  # a conditional generator: per-class FID and label accuracy
+        per_class = max(cfg.evaluation.num_generated // classes, 2)
+        test = (data.images("test"), data.labels("test"))
+        names = list(data.meta["class_names"])
+        e = cfg.evaluation
+        result.update(
+            per_class_scores(generator, extractor, *test, names, per_class, e.seed, e.batch_size)
+        )
     write_json(out.metric(artifacts.EVAL_METRICS), result)
     write_class_histogram(
         out.plot(artifacts.CLASS_HISTOGRAM),
@@ -66,6 +81,7 @@ def evaluate(cfg: DictConfig) -> float:
         f"recall {result['recall']:.3f}, classes covered {result['classes_covered']}/"
         f"{len(data.meta['class_names'])}; {result['eval_seconds']:.1f}s for "
         f"{cfg.evaluation.num_generated} generated images"
+        + (f"; label accuracy {result['label_accuracy']:.3f}" if "label_accuracy" in result else "")
     )
     return float(result["fid"])
 

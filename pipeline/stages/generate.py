@@ -3,6 +3,7 @@ of PNGs, or an .npz, e.g. synthetic data for augmentation.
 
     python -m pipeline.stages.generate generate.num_images=1000 generate.format=npz
     python -m pipeline.stages.generate generate.model_uri=models:/fashion_mnist-generator/3
+    python -m pipeline.stages.generate generate.label=7   # one class, from a conditional GAN
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def generate(cfg: DictConfig) -> Path:
     chunk = int((model.model_config or {}).get("max_images", cfg.registry.max_images))
     chunks = []
     for i, start in enumerate(range(0, g.num_images, chunk)):
-        request = pd.DataFrame(
-            {"num_images": [min(chunk, g.num_images - start)], "seed": [g.seed + i]}
-        )
+        row = {"num_images": [min(chunk, g.num_images - start)], "seed": [g.seed + i]}
+        if g.label is not None:
+            row["label"] = [g.label]
+        request = pd.DataFrame(row)
         try:
             chunks.append(np.asarray(model.predict(request), dtype=np.float32))
         except MlflowException as e:

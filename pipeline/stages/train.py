@@ -23,10 +23,12 @@ from pipeline.config import (
 from pipeline.data.prepared import load_prepared
 from pipeline.gan.losses import LOSSES
 from pipeline.gan.regularizers import REGULARIZERS
+from pipeline.gan.sampling import sample
 from pipeline.io import atomic_path, write_json
 from pipeline.models import MODELS
 from pipeline.training import history, loop
 from pipeline.training.checkpoints import checkpoint_fingerprint
+from pipeline.training.probe import QualityProbe
 from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
 
 SECTIONS: dict[str, Section] = {
@@ -53,13 +55,21 @@ def train(cfg: DictConfig) -> str:
     if not cfg.training.resume and checkpoint_dir.exists():
         checkpoint_dir = checkpoint_dir.with_name(f"{fingerprint}-{os.getpid()}")
 
+    probe = None
+    if cfg.training.probe_every_steps:
+        real = data.images("test")[: cfg.training.probe_samples]
+        probe = QualityProbe.from_classifier(out.classifier, real, seed=cfg.seed)
+
     with tracking.training_run(cfg, data.meta) as run:
         mlflow.set_tag("checkpoint_dir", str(checkpoint_dir))
         result = loop.train(
             data.images("train"),
+            train_labels=data.labels("train"),
+            num_classes=len(data.meta["class_names"]),
             seed=cfg.seed,
             observers=[tracking.MlflowObserver()],
             checkpoint_dir=checkpoint_dir,
+            probe=probe,
             **gan_sections,
         )
         rows = history.with_resumed(
@@ -70,25 +80,29 @@ def train(cfg: DictConfig) -> str:
         summary = history.summary(
             result.gan.metric_names, result.history, rows, result.steps, result.seconds
         )
+        if result.probe_rows:
+            last = result.probe_rows[-1]
+            summary.update({k: v for k, v in last.items() if k != "step"})
         mlflow.log_metrics({f"final_{k}": v for k, v in summary.items()}, step=result.steps)
 
         with atomic_path(out.generator) as tmp:
-            result.gan.generator.save(tmp)
+            result.generator.save(tmp)
         write_json(
             out.train_run, {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
         )
         write_json(out.metric(artifacts.TRAIN_METRICS), summary)
         history.write_rows(out.plot(artifacts.TRAIN_HISTORY), rows)
-        samples = keras.ops.convert_to_numpy(
-            result.gan.generator(result.fixed_noise, training=False)
+        history.write_rows(
+            out.plot(artifacts.TRAIN_QUALITY), result.probe_rows, QualityProbe.COLUMNS
         )
+        samples = keras.ops.convert_to_numpy(sample(result.generator, result.fixed_noise))
         save_png(image_grid(samples), out.plot(artifacts.SAMPLES))
         mlflow.log_artifact(str(out.plot(artifacts.SAMPLES)))
         if rows:
             figure = training_curves_figure(rows)
             mlflow.log_figure(figure, artifacts.TRAINING_CURVES)
             save_figure(figure, out.plot(artifacts.TRAINING_CURVES))
-        tracking.log_generator(result.gan.generator, result.fixed_noise[:2])
+        tracking.log_generator(result.generator, result.fixed_noise[:2])
     print(
         f"trained {cfg.model.name} for {result.steps} steps in {result.seconds:.0f}s "
         f"({summary['images_per_s']:.0f} images/s); MLflow run {run.info.run_id}"

@@ -11,9 +11,15 @@ from typing import Any
 import keras
 
 # The training settings that change the weights a run produces. Anything else (epochs, logging
-# and checkpoint intervals, XLA, determinism, generate/evaluate settings, ...) may change
+# and checkpoint intervals (but epochs with a decaying learning rate), XLA, determinism, generate/evaluate settings, ...) may change
 # between runs that share checkpoints: raising training.epochs continues a finished run.
-WEIGHT_SETTINGS = ("batch_size", "steps_per_epoch", "generator_lr", "discriminator_lr", "beta_1")
+WEIGHT_SETTINGS = (
+    "batch_size", "steps_per_epoch", "generator_lr", "discriminator_lr", "beta_1", "beta_2",
+    "lr_schedule", "discriminator_steps", "ema_decay", "augment", "precision",
+    "conditional",
+)  # fmt: skip
+# Raised when what a checkpoint holds changes shape, so that older checkpoints are not resumed.
+CHECKPOINT_FORMAT = 2
 # What identifies the prepared training data (from its meta.json).
 DATA_IDENTITY = ("checksum", "shape", "counts", "limit")
 
@@ -28,13 +34,17 @@ def checkpoint_fingerprint(
     training: Mapping[str, Any],
 ) -> str:
     """An allow-list of what a checkpoint must share with a run to be resumed by it."""
+    weights = {key: training[key] for key in WEIGHT_SETTINGS}
+    if training["lr_schedule"] != "constant":  # the schedule spans the whole run
+        weights["epochs"] = training["epochs"]
     relevant = {
         "seed": seed,
         "data": {key: data_meta.get(key) for key in DATA_IDENTITY},
         "model": dict(model),
         "loss": dict(loss),
         "regularizers": {name: dict(s) for name, s in regularizers.items()},
-        "training": {key: training[key] for key in WEIGHT_SETTINGS},
+        "training": weights,
+        "format": CHECKPOINT_FORMAT,
     }
     blob = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

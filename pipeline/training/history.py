@@ -16,9 +16,10 @@ def read_rows(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def write_rows(path: Path, rows: Sequence[dict[str, float]]) -> None:
-    """CSV with the columns of the rows themselves: step first, then in the order logged."""
-    columns = ["step", *(k for k in (rows[0] if rows else {}) if k != "step")]
+def write_rows(path: Path, rows: Sequence[dict[str, float]], columns: Sequence[str] = ()) -> None:
+    """CSV with the columns of the rows themselves (or ``columns``): step first, then in the
+    order logged. With no rows, the header alone, so that DVC finds the file."""
+    columns = ["step", *(k for k in (columns or (rows[0] if rows else {})) if k != "step")]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()

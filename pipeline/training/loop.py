@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.errors import PipelineError
+from pipeline.gan.conditional import conditional_networks
 from pipeline.gan.losses import LOSSES
-from pipeline.gan.model import GAN
+from pipeline.gan.model import GAN, recalibrate_batch_norm
 from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.models import build_networks
 from pipeline.training.checkpoints import Checkpointer
@@ -43,13 +44,39 @@ def build_gan(
     regularizers: Mapping[str, Settings],
     training: Settings,
     seed: int,
+    total_steps: int = 1,
+    num_classes: int = 0,
 ) -> GAN:
-    """The networks of ``model``, compiled with ``loss``, ``regularizers`` and the optimizers."""
-    generator, discriminator = build_networks(model, image_shape)
-    gan = GAN(generator, discriminator, model["latent_dim"], seed=seed)
+    """The networks of ``model``, compiled with ``loss``, ``regularizers`` and the optimizers
+    (whose learning rates follow ``training.lr_schedule`` over ``total_steps``); with
+    ``training.conditional``, class-conditional over ``num_classes`` classes."""
+    t = training
+    classes = num_classes if t["conditional"] else 0
+    if t["conditional"] and num_classes < 2:
+        raise PipelineError(
+            f"training.conditional needs a labelled dataset of 2 classes or more "
+            f"(got {num_classes})",
+            "set training.conditional=false, or use a dataset with class labels",
+        )
+    generator, discriminator = build_networks_in(t["precision"], model, image_shape, classes)
+    gan = GAN(
+        generator, discriminator, model["latent_dim"], seed=seed, ema_decay=t["ema_decay"],
+        discriminator_steps=t["discriminator_steps"], augment=list(t["augment"]),
+        num_classes=classes,
+    )  # fmt: skip
+
+    def adam(rate: float) -> keras.Optimizer:
+        optimizer = keras.optimizers.Adam(
+            learning_rate_schedule(rate, t["lr_schedule"], total_steps),
+            beta_1=t["beta_1"], beta_2=t["beta_2"],
+        )  # fmt: skip
+        if t["precision"] == "mixed_float16":  # float16 gradients underflow unscaled
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(training["discriminator_lr"], beta_1=training["beta_1"]),
-        g_optimizer=keras.optimizers.Adam(training["generator_lr"], beta_1=training["beta_1"]),
+        d_optimizer=adam(t["discriminator_lr"]),
+        g_optimizer=adam(t["generator_lr"]),
         gan_loss=LOSSES.get(loss["name"]),
         loss_settings={k: v for k, v in loss.items() if k != "name"},
         regularizers={
@@ -61,10 +88,60 @@ def build_gan(
     return gan
 
 
+def build_networks_in(
+    precision: str, model: Settings, image_shape: tuple[int, int, int], num_classes: int = 0
+) -> tuple[keras.Model, keras.Model]:
+    """The model's networks (class-conditional when ``num_classes`` > 0) under a dtype policy:
+    with mixed_* their layers compute in 16 bits and keep float32 weights; a final float32
+    layer keeps images and logits in float32, so that the losses, the metrics and everything
+    downstream see what they always see."""
+
+    def build() -> tuple[keras.Model, keras.Model]:
+        if num_classes:
+            return conditional_networks(model, image_shape, num_classes)
+        return build_networks(model, image_shape)
+
+    if precision == "float32":
+        return build()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        networks = build()
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+    def float32_output(network: keras.Model) -> keras.Model:
+        output = keras.layers.Activation("linear", dtype="float32", name="float32_output")(
+            network.outputs[0]
+        )
+        inputs = network.inputs if len(network.inputs) > 1 else network.inputs[0]
+        return keras.Model(inputs, output, name=network.name)
+
+    return float32_output(networks[0]), float32_output(networks[1])
+
+
+def learning_rate_schedule(rate: float, schedule: str, total_steps: int) -> Any:
+    """A constant rate, or one decaying to zero over ``total_steps`` optimizer steps."""
+    if schedule == "constant":
+        return rate
+    if schedule == "linear":
+        return keras.optimizers.schedules.PolynomialDecay(rate, max(total_steps, 1), 0.0)
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, max(total_steps, 1))
+    raise PipelineError(
+        f"unknown training.lr_schedule {schedule!r}", "use one of constant, linear, cosine"
+    )
+
+
 def make_dataset(
-    images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0
+    images: np.ndarray,
+    batch_size: int,
+    seed: int,
+    skip_batches: int = 0,
+    labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Shuffled (seeded), batched, repeated and prefetched; every batch is full.
+    """Shuffled (seeded), batched, repeated and prefetched; every batch is full; batches of
+    (images, labels) when ``labels`` are given.
 
     ``skip_batches`` continues the same sequence of batches after a resume."""
     if len(images) < batch_size:
@@ -72,8 +149,11 @@ def make_dataset(
             f"the training set has {len(images)} images, fewer than one batch ({batch_size})",
             "lower training.batch_size or raise dataset.limit",
         )
+    tensors: Any = np.asarray(images)
+    if labels is not None:
+        tensors = (tensors, np.asarray(labels, "int32"))
     return (
-        tf.data.Dataset.from_tensor_slices(np.asarray(images))
+        tf.data.Dataset.from_tensor_slices(tensors)
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
         .repeat()
@@ -102,10 +182,16 @@ class TrainResult:
     gan: GAN
     history: dict[str, list[float]]  # per epoch, as Keras reports it
     rows: list[dict[str, float]]  # per logging interval
+    probe_rows: list[dict[str, float]]  # step, probe_fid, probe_kid: the quality probe's
     steps: int
     start_step: int  # where this session began: > 0 when resumed from a checkpoint
     seconds: float
     fixed_noise: np.ndarray
+
+    @property
+    def generator(self) -> keras.Model:
+        """The generator to score and ship (the moving average when training.ema_decay > 0)."""
+        return self.gan.shipped_generator
 
 
 def fixed_noise(seed: int, num_samples: int, latent_dim: int) -> np.ndarray:
@@ -116,6 +202,8 @@ def fixed_noise(seed: int, num_samples: int, latent_dim: int) -> np.ndarray:
 def train(
     train_images: np.ndarray,
     *,
+    train_labels: np.ndarray | None = None,
+    num_classes: int = 0,
     model: Settings,
     loss: Settings,
     regularizers: Mapping[str, Settings],
@@ -124,17 +212,27 @@ def train(
     observers: Sequence[TrainingObserver] = (),
     checkpoint_dir: Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    probe: Callable[[GAN], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train the GAN that the sections describe on ``train_images`` (NHWC float32 in [-1, 1]).
-    ``callbacks`` run after the checkpointer and the monitor (a time budget, say)."""
+    ``callbacks`` run after the checkpointer and the monitor (a time budget, say); ``probe``
+    (a QualityProbe) is called every ``training.probe_every_steps`` steps and at the end."""
     t = training
     seed_everything(seed, t["deterministic"])
     image_shape = (
         int(train_images.shape[1]), int(train_images.shape[2]), int(train_images.shape[3])
     )  # fmt: skip
+    # Each step takes discriminator_steps batches: one per discriminator update.
+    step_images = t["batch_size"] * t["discriminator_steps"]
+    steps_per_epoch = t["steps_per_epoch"] or len(train_images) // step_images
     gan = build_gan(
-        image_shape, model=model, loss=loss, regularizers=regularizers, training=t, seed=seed
-    )
+        image_shape, model=model, loss=loss, regularizers=regularizers, training=t, seed=seed,
+        total_steps=t["epochs"] * steps_per_epoch, num_classes=num_classes,
+    )  # fmt: skip
+    if t["conditional"] and train_labels is None:
+        raise PipelineError(
+            "training.conditional needs the training labels", "pass train_labels to train()"
+        )
     all_callbacks: list[keras.callbacks.Callback] = []
     start_step = 0
     if checkpoint_dir is not None:
@@ -148,12 +246,15 @@ def train(
             print(f"checkpoint at epoch {saved_epoch} > {t['epochs']} requested: kept as {aside}")
         start_step = checkpointer.restore(gan)  # weights, optimizer state and epoch counter
         all_callbacks.append(checkpointer)
-    dataset = make_dataset(train_images, t["batch_size"], seed, skip_batches=start_step)
-    steps_per_epoch = t["steps_per_epoch"] or len(train_images) // t["batch_size"]
+    dataset = make_dataset(
+        train_images, step_images, seed, skip_batches=start_step,
+        labels=train_labels if t["conditional"] else None,
+    )  # fmt: skip
     noise = fixed_noise(seed, t["num_samples"], model["latent_dim"])
     monitor = TrainingMonitor(
-        observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"]
-    )
+        observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"],
+        probe=probe, probe_every=t["probe_every_steps"] if probe else 0,
+    )  # fmt: skip
     all_callbacks += [monitor, *callbacks]
     start = time.perf_counter()
     history = gan.fit(
@@ -164,10 +265,14 @@ def train(
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    if gan.ema_generator is not None:
+        recalibrate_batch_norm(gan.ema_generator, model["latent_dim"], seed)
+    monitor.final_probe()
     return TrainResult(
         gan=gan,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         rows=monitor.rows,
+        probe_rows=monitor.probe_rows,
         steps=int(gan.g_optimizer.iterations.numpy()),
         start_step=monitor.start_step,
         seconds=time.perf_counter() - start,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import keras
 import numpy as np
+
+from pipeline.gan.sampling import sample
 
 
 class TrainingObserver(Protocol):
@@ -30,7 +32,12 @@ class TrainingMonitor(keras.callbacks.Callback):
     batch_size: int
     log_every: int
     sample_every: int
+    # Called with the GAN every probe_every steps and at the end; returns metrics to report
+    # (a QualityProbe: KID and FID on a small sample). Its time is kept out of the throughput.
+    probe: Callable[[Any], dict[str, float]] | None = None
+    probe_every: int = 0
     rows: list[dict[str, float]] = field(default_factory=list)
+    probe_rows: list[dict[str, float]] = field(default_factory=list)
 
     def __post_init__(self):
         super().__init__()
@@ -40,6 +47,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.rows.clear()
+        self.probe_rows.clear()
         self._clock = time.perf_counter()
         self.start_step = self.step()  # > 0 when a checkpoint was restored
         if self.start_step == 0:
@@ -54,6 +62,8 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._log_interval(batch + 1, logs, step)
         if step % self.sample_every == 0:
             self._emit_samples(step)
+        if self.probe_every and step % self.probe_every == 0:
+            self._run_probe(step)
 
     def on_epoch_end(self, epoch, logs=None):
         # Flush the epoch's last partial interval so that every step is counted once.
@@ -63,6 +73,24 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._emit_samples(self.step())
+
+    def final_probe(self) -> None:
+        """Probe the finished generator (called after fit, once an averaged generator's
+        BatchNorm statistics are recomputed), unless this step was just probed."""
+        step = self.step()
+        if self.probe_every and (not self.probe_rows or self.probe_rows[-1]["step"] != step):
+            self._run_probe(step)
+
+    def _run_probe(self, step: int) -> None:
+        if self.probe is None:
+            return
+        start = time.perf_counter()
+        values = self.probe(self.model)
+        self.probe_rows.append({"step": step, **values})
+        for observer in self.observers:
+            observer.on_metrics(values, step)
+        print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+        self._clock += time.perf_counter() - start
 
     def _log_interval(self, batches_done: int, logs, step: int) -> None:
         n_new = batches_done - self._prev_batch
@@ -84,7 +112,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def _emit_samples(self, step: int) -> None:
         start = time.perf_counter()
-        images = keras.ops.convert_to_numpy(self.model.generator(self.fixed_noise, training=False))
+        images = keras.ops.convert_to_numpy(sample(self.model.shipped_generator, self.fixed_noise))
         for observer in self.observers:
             observer.on_samples(images, step)
         self._clock += time.perf_counter() - start  # keep sampling out of the throughput

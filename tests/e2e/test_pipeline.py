@@ -35,7 +35,7 @@ def runs_in(uri: str, experiment: str = "gan-pipeline") -> list:
 def outputs_under(tmp_path: Path) -> list[str]:
     return [
         f"paths.{key}={tmp_path / key}"
-        for key in ("prepared", "models", "metrics", "plots", "checkpoints")
+        for key in ("prepared", "models", "metrics", "plots", "checkpoints", "classifier", "cache")
     ]
 
 
@@ -53,11 +53,18 @@ def prepared_smoke(tmp_path_factory):
 
 def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_module(
+    args = [
         "pipeline.stages.train", "experiment=smoke", *outputs_under(tmp_path),
         f"paths.prepared={prepared_smoke}", f"tracking.uri={uri}", "tracking.run_name=e2e",
         f"hydra.run.dir={tmp_path / 'hydra'}",
-    )  # fmt: skip
+    ]  # fmt: skip
+    # The quality probe needs the classifier: without it, a clear error before any training.
+    result = run_module(*args)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "run the classifier stage first" in result.stderr, result.stderr
+    assert not (tmp_path / "models").exists()
+
+    result = run_module(*args, "training.probe_every_steps=0")
     assert result.returncode == 0, result.stderr
 
     run_id = json.loads((tmp_path / "models" / "train_run.json").read_text())["run_id"]
@@ -94,6 +101,7 @@ def test_hydra_multirun_makes_one_run_per_job(tmp_path, prepared_smoke):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_module(
         "pipeline.stages.train", "-m", "experiment=smoke", "model=mlp,dcgan",
+        "training.probe_every_steps=0",  # no classifier here
         f"paths.prepared={prepared_smoke}", f"paths.checkpoints={tmp_path / 'ckpt'}",
         f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
     )  # fmt: skip
@@ -148,6 +156,14 @@ def test_dvc_repro_and_exp_run(tmp_path):
     assert champion.tags["decision"] == "champion"
     train_run = client.get_run(champion.run_id)
     assert train_run.data.metrics["fid"] == pytest.approx(evaluation["fid"])
+    # The quality probe (classifier before train): a KID/FID curve beside the losses.
+    probe = client.get_metric_history(champion.run_id, "probe_fid")
+    assert [m.step for m in probe] == [8] and probe[0].value > 0
+    quality = (repo / "plots" / "train_quality.csv").read_text().splitlines()
+    assert quality[0] == "step,probe_fid,probe_kid" and quality[1].startswith("8,")
+    assert metrics["metrics/train.json"]["data"]["probe_kid"] == pytest.approx(
+        client.get_metric_history(champion.run_id, "probe_kid")[-1].value
+    )
     assert train_run.data.metrics["floor_fid"] == pytest.approx(evaluation["floor"]["fid"])
 
     plots = run_command(["dvc", "plots", "show", "--json"], cwd=repo, env=env)
@@ -160,7 +176,8 @@ def test_dvc_repro_and_exp_run(tmp_path):
     for module, stages in (
         ("pipeline/gan/losses.py", {"train"}),
         ("pipeline/data/readers.py", {"prepare"}),
-        ("pipeline/evaluation/metrics.py", {"evaluate"}),
+        ("pipeline/evaluation/report.py", {"evaluate"}),
+        ("pipeline/evaluation/metrics.py", {"train", "evaluate"}),  # the quality probe's too
         ("pipeline/config.py", {"prepare", "train", "classifier", "evaluate", "register"}),
     ):
         original = (repo / module).read_text()
@@ -175,14 +192,18 @@ def test_dvc_repro_and_exp_run(tmp_path):
         ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "lock"],
         cwd=repo, check=True,
     )  # fmt: skip
+    # ... here the default's class-conditional GAN, through train, evaluate and register.
     exp = run_command(
-        ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "training.epochs=1"],
+        ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "training.epochs=1",
+         "-S", "training.conditional=true"],
         cwd=repo, env=env,
     )  # fmt: skip
     assert exp.returncode == 0, exp.stdout + exp.stderr
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["training"]["epochs"] == 1 and params["model"]["name"] == "mlp"
     assert json.loads((repo / "metrics" / "train.json").read_text())["steps"] == 4
+    evaluation = json.loads((repo / "metrics" / "eval.json").read_text())
+    assert 0 <= evaluation["label_accuracy"] <= 1 and len(evaluation["per_class"]) == 10
     runs = runs_in(env["MLFLOW_TRACKING_URI"])
     assert len(runs) == 2 and any(r.data.tags.get("dvc_experiment") for r in runs)
     versions = client.search_model_versions("name = 'fashion_mnist-generator'")

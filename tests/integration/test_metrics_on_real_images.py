@@ -59,3 +59,46 @@ def test_fid_and_kid_grow_with_corruption(fashion_features, corruption):
         kids.append(kid)
     assert fids == sorted(fids) and fids[-1] > 5 * fids[0], fids
     assert kids == sorted(kids), kids
+
+
+# --- per-class scores of a conditional generator ----------------------------------------------
+
+
+def class_mean_generator(train, shift: int):
+    """A 'conditional generator' whose image for label k is the mean training image of class
+    (k + shift) % 10: with shift 0 it draws what it is asked for, with shift 1 never."""
+    import keras
+    from keras import layers
+
+    images, labels = train
+    means = np.stack([images[labels == (k + shift) % 10].mean(axis=0) for k in range(10)])
+    noise = keras.Input((8,))
+    label = keras.Input((), dtype="int32")
+    table = layers.Embedding(10, 784, name="label_embedding")
+    drawn = layers.Reshape((28, 28, 1))(table(label))
+    unused = layers.Reshape((28, 28, 1))(layers.Dense(784, kernel_initializer="zeros")(noise))
+    model = keras.Model([noise, label], layers.Add()([drawn, unused]))
+    table.set_weights([means.reshape(10, 784)])
+    return model
+
+
+def test_per_class_scores_name_the_class_asked_for(fashion_features):
+    from pipeline.data.prepared import normalize
+    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.evaluation.run import per_class_scores
+
+    extractor, test = fashion_features
+    raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
+                               SYSTEM_FASHION_MNIST)  # fmt: skip
+    train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
+    test_labels = raw.test[1][:2000]
+    names = [str(k) for k in range(10)]
+    right = per_class_scores(class_mean_generator(train, 0), extractor, test, test_labels,
+                             names, per_class=50, seed=0)  # fmt: skip
+    wrong = per_class_scores(class_mean_generator(train, 1), extractor, test, test_labels,
+                             names, per_class=50, seed=0)  # fmt: skip
+    assert set(right["per_class"]) == set(names)
+    assert right["label_accuracy"] > 0.6 and wrong["label_accuracy"] < 0.2
+    accuracies = [s["accuracy"] for s in right["per_class"].values()]
+    assert right["label_accuracy"] == pytest.approx(np.mean(accuracies))
+    assert right["per_class_fid_mean"] < wrong["per_class_fid_mean"]

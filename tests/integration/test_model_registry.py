@@ -75,6 +75,23 @@ def test_champion_loads_by_name_and_validates_input(tmp_path, store, smoke_cfg, 
             model.predict(pd.DataFrame(bad))
 
 
+def test_conditional_champion_takes_a_label(tmp_path, store, smoke_cfg, conditional_generator_file):
+    cfg, _ = trained(tmp_path, smoke_cfg, conditional_generator_file, 10.0, "P1", "cond")
+    register(cfg)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    cycled = model.predict(pd.DataFrame({"num_images": [10], "seed": [5]}))
+    sevens = model.predict(pd.DataFrame({"num_images": [10], "seed": [5], "label": [7]}))
+    assert cycled.shape == sevens.shape == (10, 28, 28, 1)
+    # Same noise: image 7 of the cycled request is class 7's, the others are not.
+    np.testing.assert_allclose(cycled[7], sevens[7], atol=1e-6)
+    assert not np.allclose(cycled[0], sevens[0])
+    for label in (10, -1):
+        with pytest.raises(MlflowException, match="label must be a class number from 0 to 9"):
+            model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [label]}))
+    with pytest.raises(MlflowException, match="label"):  # MLflow's own schema: an integer
+        model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [2.5]}))
+
+
 def test_register_before_evaluate_is_a_clear_error(tmp_path, store, smoke_cfg):
     cfg = smoke_cfg.copy()
     cfg.paths.models, cfg.paths.metrics = str(tmp_path / "m"), str(tmp_path / "x")

@@ -16,10 +16,11 @@ SMOKE = ["training.epochs=1", "training.steps_per_epoch=2", "training.batch_size
 
 def train_briefly(overrides: list[str]):
     cfg = validate_all(compose_config([*overrides, *SMOKE]))
-    images = np.random.default_rng(0).uniform(-1, 1, (16, *image_shape(cfg))).astype("float32")
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (16, *image_shape(cfg))).astype("float32")
     return loop.train(
-        images, model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=cfg.seed,
+        images, train_labels=rng.integers(0, 10, 16), num_classes=10, model=cfg.model,
+        loss=cfg.loss, regularizers=cfg.regularizers, training=cfg.training, seed=cfg.seed,
     )  # fmt: skip
 
 
@@ -27,7 +28,16 @@ def train_briefly(overrides: list[str]):
     "overrides",
     [[f"experiment={e}"] for e in options("experiment")]
     + [["experiment=smoke", f"model={m}"] for m in options("model")]
-    + [["experiment=smoke", f"regularizers=[{r}]"] for r in options("regularizers")],
+    + [["experiment=smoke", f"regularizers=[{r}]"] for r in options("regularizers")]
+    + [
+        [
+            "experiment=smoke",
+            "training.ema_decay=0.99",
+            "training.discriminator_steps=2",
+            "training.augment=[color,translation,cutout]",
+            "training.lr_schedule=linear",
+        ]
+    ],
     ids=lambda o: o[-1],
 )
 def test_trains_in_the_smoke_setting(overrides):

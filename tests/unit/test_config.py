@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 
 import pytest
@@ -172,9 +173,10 @@ def test_params_check_detects_drift(tmp_path):
     for name in ("conf", "dvc.yaml", "params.yaml"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    (tmp_path / "conf" / "training" / "default.yaml").write_text(
-        (ROOT / "conf/training/default.yaml").read_text().replace("epochs: 3", "epochs: 4")
-    )
+    original = (ROOT / "conf/training/default.yaml").read_text()
+    changed = re.sub(r"^epochs: \d+", "epochs: 99", original, flags=re.MULTILINE)
+    assert changed != original
+    (tmp_path / "conf" / "training" / "default.yaml").write_text(changed)
     result = run_module("pipeline.params", "--check", cwd=tmp_path)
     assert result.returncode == 1 and "differs from the composition of conf/" in result.stderr
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.gan.losses import LOSSES
-from pipeline.gan.regularizers import DiscriminatorBatch, gp, r1
+from pipeline.gan.regularizers import DiscriminatorBatch, gp, lecam, r1
 
 REAL = tf.constant([[2.0], [-1.0]])
 FAKE = tf.constant([[0.5], [-3.0]])
@@ -112,3 +112,21 @@ def test_gradient_penalty_draws_the_same_interpolates_at_the_same_step():
         return float(gp(b, weight=1.0, target=1.0))
 
     assert at(3) == at(3) and at(3) != at(4)
+
+
+def test_lecam_matches_its_closed_form():
+    """weight * (E relu(D(x) - ema_fake)^2 + E relu(ema_real - D(G(z)))^2), from the anchors."""
+    anchored = DiscriminatorBatch(
+        None, None, None, REAL, FAKE, tf.constant(0, tf.int64),
+        real_logit_ema=tf.constant(1.0), fake_logit_ema=tf.constant(0.0),
+    )  # fmt: skip
+    # reals 2, -1 against 0: (4 + 0) / 2; fakes 0.5, -3 under 1: (0.25 + 16) / 2
+    assert float(lecam(anchored, weight=0.5)) == pytest.approx(0.5 * (2.0 + 8.125))
+
+
+def test_lecam_is_zero_when_outputs_sit_on_the_other_side_of_the_anchors():
+    anchored = DiscriminatorBatch(
+        None, None, None, REAL, FAKE, tf.constant(0, tf.int64),
+        real_logit_ema=tf.constant(-5.0), fake_logit_ema=tf.constant(5.0),
+    )  # fmt: skip
+    assert float(lecam(anchored, weight=1.0)) == 0.0

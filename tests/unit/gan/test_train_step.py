@@ -12,12 +12,12 @@ from tests.helpers.configs import compose_config, options, validate_all
 REAL = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
 
 
-def gan_for(overrides: list[str]):
+def gan_for(overrides: list[str], num_classes: int = 0):
     cfg = validate_all(compose_config(["experiment=smoke", *overrides]))
     seed_everything(0, deterministic=False)
     return build_gan(
         (28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=0,
+        training=cfg.training, seed=0, num_classes=num_classes,
     )  # fmt: skip
 
 
@@ -60,3 +60,148 @@ def test_regularizer_terms_are_reported_by_name(regularizer):
     logs = gan.train_step(REAL)
     assert gan.metric_names[-1] == regularizer and regularizer in logs
     assert float(logs[regularizer]) > 0
+
+
+def test_ema_generator_averages_and_follows_the_trained_one():
+    """The average after each step is decay * average + (1 - decay) * weights, with the
+    warm-up decay min(0.9, (1 + t) / (10 + t)) at step t."""
+    gan = gan_for(["training.ema_decay=0.9"])
+    assert gan.shipped_generator is gan.ema_generator is not None
+    expected = [w.numpy().astype("float64") for w in gan.ema_generator.trainable_weights]
+    for t in range(1, 4):
+        gan.train_step(REAL)
+        decay = min(0.9, (1 + t) / (10 + t))
+        raw = [w.numpy() for w in gan.generator.trainable_weights]
+        expected = [decay * e + (1 - decay) * r for e, r in zip(expected, raw, strict=True)]
+    ema = [w.numpy() for w in gan.ema_generator.trainable_weights]
+    for e, x in zip(expected, ema, strict=True):
+        np.testing.assert_allclose(x, e, rtol=1e-4, atol=1e-6)
+    assert any(not np.allclose(x, r) for x, r in zip(ema, raw, strict=True)), "it lags"
+
+
+def test_without_ema_the_trained_generator_is_shipped():
+    gan = gan_for(["training.ema_decay=0"])
+    assert gan.ema_generator is None and gan.shipped_generator is gan.generator
+
+
+def test_recalibrated_batch_norm_statistics_fit_the_averaged_weights():
+    """After recalibration the moving statistics are those of the EMA generator's own
+    activations, so its inference output matches its batch-statistics output."""
+    from pipeline.gan.model import recalibrate_batch_norm
+
+    gan = gan_for(["model=compact_dcgan", "training.ema_decay=0.9"])
+    for _ in range(3):
+        gan.train_step(REAL)
+    noise = np.random.default_rng(5).standard_normal((512, gan.latent_dim)).astype("float32")
+    ema = gan.ema_generator
+
+    def gap() -> float:
+        inference = ema(noise, training=False).numpy()
+        return float(np.abs(inference - batch_stats_output(ema, noise)).mean())
+
+    before = gap()
+    recalibrate_batch_norm(ema, gan.latent_dim, seed=0, batches=8, batch_size=512)
+    assert gap() < before / 2
+
+
+def batch_stats_output(model, noise):
+    """The output with batch statistics, leaving the moving statistics as they were."""
+    saved = [w.numpy().copy() for w in model.non_trainable_weights]
+    out = model(noise, training=True).numpy()
+    for w, value in zip(model.non_trainable_weights, saved, strict=True):
+        w.assign(value)
+    return out
+
+
+def test_critic_steps_update_the_discriminator_n_times_per_generator_step():
+    gan = gan_for(["training.discriminator_steps=3"])
+    gan.train_step(np.concatenate([REAL] * 3))  # the dataset hands 3 batches a step
+    assert int(gan.d_optimizer.iterations) == 3 and int(gan.g_optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("names", [["color"], ["translation", "cutout"]])
+def test_diff_augment_trains_both_networks(names):
+    gan = gan_for([f"training.augment=[{','.join(names)}]"])
+    d_before = [w.numpy().copy() for w in kernels(gan.discriminator)]
+    g_before = [w.numpy().copy() for w in kernels(gan.generator)]
+    logs = gan.train_step(REAL)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert all(moved(d_before, kernels(gan.discriminator)))
+    assert all(moved(g_before, kernels(gan.generator)))
+
+
+def test_lecam_anchors_track_the_discriminator_outputs():
+    gan = gan_for(["regularizers=[lecam]"])
+    gan.train_step(REAL)
+    assert np.all(gan.logit_ema.numpy() != 0)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_learning_rate_schedules_decay_to_zero(schedule):
+    from pipeline.training.loop import learning_rate_schedule
+
+    rate = learning_rate_schedule(0.1, schedule, total_steps=100)
+    assert float(rate(0)) == pytest.approx(0.1) and float(rate(100)) == pytest.approx(0.0)
+    assert 0 < float(rate(50)) < 0.1
+    assert learning_rate_schedule(0.1, "constant", 100) == 0.1
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_with_float32_weights_images_and_logits(precision):
+    import keras
+
+    gan = gan_for(["model=compact_dcgan", f"training.precision={precision}"])
+    assert keras.config.dtype_policy().name == "float32", "the global policy is put back"
+    g_before = [w.numpy().copy() for w in kernels(gan.generator)]
+    logs = gan.train_step(REAL)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert all(moved(g_before, kernels(gan.generator)))
+    assert {w.dtype for w in gan.generator.weights + gan.discriminator.weights} == {"float32"}
+    images = gan.generator(np.zeros((2, gan.latent_dim), "float32"))
+    assert images.dtype == "float32" and gan.discriminator(images).dtype == "float32"
+    compute = {layer.compute_dtype for layer in gan.generator.layers[1:-1]}
+    assert compute == {precision.removeprefix("mixed_")}
+
+
+LABELS = (np.arange(16) % 10).astype("int32")
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_trains_class_conditionally(model):
+    """Label embedding in G, projection D: any registered model, no edit of its code."""
+    gan = gan_for([f"model={model}", "training.conditional=true"], num_classes=10)
+    assert [tuple(i.shape) for i in gan.generator.inputs] == [(None, gan.latent_dim), (None,)]
+    d_before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    g_before = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    logs = gan.train_step((REAL, LABELS))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    names = {w.path.split("/")[0] for w in gan.discriminator.trainable_weights}
+    assert "label_projection" in names
+    assert all(moved(d_before, gan.discriminator.trainable_weights)), "every D weight moves"
+    assert all(moved(g_before, gan.generator.trainable_weights)), "every G weight moves"
+
+
+def test_conditional_generator_depends_on_the_label():
+    from pipeline.gan.sampling import num_classes, sample
+
+    gan = gan_for(["training.conditional=true"], num_classes=10)
+    assert num_classes(gan.generator) == 10
+    noise = np.random.default_rng(0).standard_normal((4, gan.latent_dim)).astype("float32")
+    zeros = sample(gan.generator, noise, np.zeros(4, "int32")).numpy()
+    fives = sample(gan.generator, noise, np.full(4, 5, "int32")).numpy()
+    assert not np.allclose(zeros, fives)
+    cycled = sample(gan.generator, np.concatenate([noise] * 3)[:10]).numpy()  # 0..9
+    np.testing.assert_allclose(cycled[0], zeros[0], atol=1e-6)
+
+
+def test_conditional_regularizers_see_the_real_labels():
+    gan = gan_for(["training.conditional=true", "regularizers=[r1,gp,lecam]"], num_classes=10)
+    logs = gan.train_step((REAL, LABELS))
+    assert all(float(logs[name]) > 0 for name in ("r1", "gp", "lecam"))
+
+
+def test_conditional_needs_labelled_data():
+    from pipeline.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="labelled dataset"):
+        gan_for(["training.conditional=true"], num_classes=0)

@@ -53,6 +53,12 @@ def test_settings_that_do_not_change_the_weights_keep_the_checkpoint(override):
         "model.latent_dim=64",
         "loss=hinge",
         "regularizers=[r1]",
+        "regularizers=[lecam]",
+        "training.beta_2=0.99",
+        "training.lr_schedule=cosine",
+        "training.discriminator_steps=2",
+        "training.ema_decay=0.99",
+        "training.augment=[color]",
     ],
 )
 def test_settings_that_change_the_weights_start_over(override):
@@ -62,3 +68,10 @@ def test_settings_that_change_the_weights_start_over(override):
 def test_other_data_starts_over():
     assert fingerprint([], {**META, "checksum": "other"}) != fingerprint([])
     assert fingerprint([], {**META, "limit": 100}) != fingerprint([])
+
+
+def test_with_a_decaying_learning_rate_more_epochs_start_over():
+    """The schedule spans the run: a longer run's rates differ from the first step on."""
+    assert fingerprint(["training.lr_schedule=linear", "training.epochs=7"]) != fingerprint(
+        ["training.lr_schedule=linear"]
+    )
