@@ -72,15 +72,21 @@ def _shifted(x: Tensor, shift: Tensor, axis: int, pad: int) -> Tensor:
     return tf.gather(padded, index, axis=axis, batch_dims=1)
 
 
+def _batch_and_sizes(images: Tensor, ratio: float) -> tuple[Tensor, Tensor, tuple[int, int]]:
+    """The batch as a tensor, its size, and ``ratio`` of its height and width in pixels."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(images)
+    height, width = int(x.shape[1]), int(x.shape[2])
+    return x, tf.shape(x)[0], (int(height * ratio + 0.5), int(width * ratio + 0.5))
+
+
 @AUGMENTATIONS.register("translation")
 def translation(images: Tensor, seed: Tensor) -> Tensor:
     """Shift each image by up to 1/8 of its size in each direction, zero-padded."""
     import tensorflow as tf
 
-    x = tf.convert_to_tensor(images)
-    batch = tf.shape(x)[0]
-    height, width = int(x.shape[1]), int(x.shape[2])
-    pad_y, pad_x = int(height * TRANSLATION_RATIO + 0.5), int(width * TRANSLATION_RATIO + 0.5)
+    x, batch, (pad_y, pad_x) = _batch_and_sizes(images, TRANSLATION_RATIO)
     shift_y = tf.random.stateless_uniform([batch], seed, -pad_y, pad_y + 1, dtype=tf.int32)
     shift_x = tf.random.stateless_uniform(
         [batch], seed + tf.constant([1, 0], tf.int64), -pad_x, pad_x + 1, dtype=tf.int32
@@ -93,10 +99,8 @@ def cutout(images: Tensor, seed: Tensor) -> Tensor:
     """Zero one square of half the image size per image, at a random place (it may overhang)."""
     import tensorflow as tf
 
-    x = tf.convert_to_tensor(images)
-    batch = tf.shape(x)[0]
+    x, batch, (cut_y, cut_x) = _batch_and_sizes(images, CUTOUT_RATIO)
     height, width = int(x.shape[1]), int(x.shape[2])
-    cut_y, cut_x = int(height * CUTOUT_RATIO + 0.5), int(width * CUTOUT_RATIO + 0.5)
     top = (
         tf.random.stateless_uniform(
             [batch, 1, 1], seed, 0, height + (1 - cut_y % 2), dtype=tf.int32

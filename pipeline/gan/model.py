@@ -162,7 +162,6 @@ class GAN(keras.Model):
         labels = None
         if isinstance(data, tuple):  # (images, labels) from a labelled dataset
             real_images = data[0]
-            labels = None
             if self.num_classes:
                 real_images = tf.convert_to_tensor(real_images)
                 labels = tf.convert_to_tensor(data[1], tf.int32)
@@ -219,10 +218,8 @@ class GAN(keras.Model):
         self.d_optimizer.apply_gradients(
             zip(grads, self.discriminator.trainable_variables, strict=True)
         )
-        means = ops.stop_gradient(
-            ops.stack([ops.mean(real_logits), ops.mean(fake_logits)])
-        )  # fmt: skip
-        means = ops.cast(means, self.logit_ema.dtype)
+        means = ops.stack([ops.mean(real_logits), ops.mean(fake_logits)])
+        means = ops.cast(ops.stop_gradient(means), self.logit_ema.dtype)
         self.logit_ema.assign(LOGIT_EMA_DECAY * self.logit_ema + (1 - LOGIT_EMA_DECAY) * means)
         return d_loss, terms, real_logits, fake_logits
 

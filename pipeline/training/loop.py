@@ -65,9 +65,9 @@ def build_gan(
         num_classes=classes,
     )  # fmt: skip
 
-    def adam(rate: float) -> keras.Optimizer:
+    def adam(rate: float, updates: int) -> keras.Optimizer:
         optimizer = keras.optimizers.Adam(
-            learning_rate_schedule(rate, t["lr_schedule"], total_steps),
+            learning_rate_schedule(rate, t["lr_schedule"], updates),
             beta_1=t["beta_1"], beta_2=t["beta_2"],
         )  # fmt: skip
         if t["precision"] == "mixed_float16":  # float16 gradients underflow unscaled
@@ -75,8 +75,9 @@ def build_gan(
         return optimizer
 
     gan.compile(
-        d_optimizer=adam(t["discriminator_lr"]),
-        g_optimizer=adam(t["generator_lr"]),
+        # D updates discriminator_steps times a step: its schedule spans as many updates.
+        d_optimizer=adam(t["discriminator_lr"], total_steps * t["discriminator_steps"]),
+        g_optimizer=adam(t["generator_lr"], total_steps),
         gan_loss=LOSSES.get(loss["name"]),
         loss_settings={k: v for k, v in loss.items() if k != "name"},
         regularizers={

@@ -45,10 +45,14 @@ def test_train_step_updates_both_networks(model):
 @pytest.mark.parametrize("loss", options("loss"))
 def test_every_loss_trains_both_networks(loss):
     """(Every kernel: with the hinge loss the last bias can have an exact zero gradient.)"""
-    gan = gan_for([f"loss={loss}"])
+    assert_every_kernel_learns(gan_for([f"loss={loss}"]))
+
+
+def assert_every_kernel_learns(gan, batch=REAL) -> None:
+    """One train step: finite values, and every kernel of both networks moves."""
     d_before = [w.numpy().copy() for w in kernels(gan.discriminator)]
     g_before = [w.numpy().copy() for w in kernels(gan.generator)]
-    logs = gan.train_step(REAL)
+    logs = gan.train_step(batch)
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert all(moved(d_before, kernels(gan.discriminator)))
     assert all(moved(g_before, kernels(gan.generator)))
@@ -121,13 +125,7 @@ def test_critic_steps_update_the_discriminator_n_times_per_generator_step():
 
 @pytest.mark.parametrize("names", [["color"], ["translation", "cutout"]])
 def test_diff_augment_trains_both_networks(names):
-    gan = gan_for([f"training.augment=[{','.join(names)}]"])
-    d_before = [w.numpy().copy() for w in kernels(gan.discriminator)]
-    g_before = [w.numpy().copy() for w in kernels(gan.generator)]
-    logs = gan.train_step(REAL)
-    assert all(np.isfinite(float(v)) for v in logs.values())
-    assert all(moved(d_before, kernels(gan.discriminator)))
-    assert all(moved(g_before, kernels(gan.generator)))
+    assert_every_kernel_learns(gan_for([f"training.augment=[{','.join(names)}]"]))
 
 
 def test_lecam_anchors_track_the_discriminator_outputs():
@@ -205,3 +203,17 @@ def test_conditional_needs_labelled_data():
 
     with pytest.raises(PipelineError, match="labelled dataset"):
         gan_for(["training.conditional=true"], num_classes=0)
+
+
+def test_with_critic_steps_both_schedules_end_with_the_run():
+    """D updates n times a step: its schedule spans n times the updates, not ending early."""
+    from pipeline.training.loop import build_gan
+
+    cfg = validate_all(compose_config(["experiment=smoke", "training.discriminator_steps=3",
+                                       "training.lr_schedule=linear"]))  # fmt: skip
+    gan = build_gan((28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers={},
+                    training=cfg.training, seed=0, total_steps=10)  # fmt: skip
+    d_rate, g_rate = gan.d_optimizer.learning_rate, gan.g_optimizer.learning_rate
+    assert float(d_rate) == float(g_rate) > 0
+    d_schedule, g_schedule = gan.d_optimizer._learning_rate, gan.g_optimizer._learning_rate
+    assert float(d_schedule(15)) == pytest.approx(float(g_schedule(5)))  # both halfway
