@@ -29,4 +29,14 @@ def build_networks(model_cfg: Mapping[str, Any], image_shape: tuple[int, int, in
     return MODELS.get(str(model_cfg["name"]))(model_cfg, image_shape)
 
 
+def normalized(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
+    """``layer`` wrapped in spectral normalization (Miyato et al. 2018) when asked, else itself:
+    the `model.spectral_norm` switch of every discriminator here."""
+    if not spectral_norm:
+        return layer
+    from keras import layers
+
+    return layers.SpectralNormalization(layer)
+
+
 import_submodules(__name__)

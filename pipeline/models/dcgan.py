@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks
+from pipeline.models import MODELS, Networks, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -108,15 +108,16 @@ def build_dcgan_discriminator(
     import keras
     from keras import layers
 
-    def normalized(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layers.SpectralNormalization(layer) if spectral_norm else layer
-
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=image_shape))
     for i, width in enumerate(filters):
-        model.add(normalized(layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same")))
+        model.add(
+            normalized(
+                layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same"), spectral_norm
+            )
+        )
         model.add(layers.LeakyReLU(leaky_relu_slope))
     model.add(layers.Flatten())
     model.add(layers.Dropout(dropout))
-    model.add(normalized(layers.Dense(1)))  # a logit
+    model.add(normalized(layers.Dense(1), spectral_norm))  # a logit
     return model

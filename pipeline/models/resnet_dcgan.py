@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks
+from pipeline.models import MODELS, Networks, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -79,18 +79,15 @@ def resnet_discriminator(
     import keras
     from keras import layers
 
-    def sn(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layers.SpectralNormalization(layer) if spectral_norm else layer
-
     def block(x: Any, down: bool, first: bool) -> Any:
         h = x if first else layers.ReLU()(x)
-        h = sn(layers.Conv2D(width, 3, padding="same"))(h)
-        h = sn(layers.Conv2D(width, 3, padding="same"))(layers.ReLU()(h))
+        h = normalized(layers.Conv2D(width, 3, padding="same"), spectral_norm)(h)
+        h = normalized(layers.Conv2D(width, 3, padding="same"), spectral_norm)(layers.ReLU()(h))
         shortcut = x
         if down:
             h = layers.AveragePooling2D(2)(h)
             shortcut = layers.AveragePooling2D(2)(x) if first else x
-            shortcut = sn(layers.Conv2D(width, 1))(shortcut)
+            shortcut = normalized(layers.Conv2D(width, 1), spectral_norm)(shortcut)
             if not first:
                 shortcut = layers.AveragePooling2D(2)(shortcut)
         return layers.Add()([shortcut, h])
@@ -101,4 +98,4 @@ def resnet_discriminator(
         x = block(x, down=True, first=i == 0)
     x = block(x, down=False, first=False)
     x = layers.GlobalAveragePooling2D()(layers.ReLU()(x))  # SNGAN sums; a mean scales alike
-    return keras.Model(image, sn(layers.Dense(1))(x), name="discriminator")
+    return keras.Model(image, normalized(layers.Dense(1), spectral_norm)(x), name="discriminator")
