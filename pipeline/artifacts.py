@@ -76,6 +76,11 @@ class Artifacts:
     def classifier(self) -> Path:
         return self.classifier_dir / CLASSIFIER_FILE
 
+    def folders(self, *keys: str) -> dict[str, Path]:
+        """{"paths.<key>": folder} for config keys of paths (``classifier`` included)."""
+        return {f"paths.{k}": getattr(self, "classifier_dir" if k == "classifier" else k)
+                for k in keys}  # fmt: skip
+
     def metric(self, name: str) -> Path:
         return self.metrics / name
 
@@ -91,10 +96,18 @@ def require(path: Path, stage: str) -> Path:
 
 
 def load_keras_model(path: Path, stage: str) -> keras.Model:
-    """A Keras model another stage saved, or an error naming that stage."""
+    """A Keras model another stage saved, or an error naming that stage (missing or broken)."""
     import keras
 
-    return keras.models.load_model(require(path, stage), compile=False)
+    require(path, stage)
+    try:  # safe_mode: a file cannot run code of its own (no lambda deserialisation)
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # a zip that is not one, a truncated file, a foreign model, ...
+        detail = " ".join(str(e).split())[:200]
+        raise PipelineError(
+            f"{path} is not a readable Keras model ({type(e).__name__}: {detail})",
+            f"run the {stage} stage again to rewrite it (dvc repro --force {stage})",
+        ) from None
 
 
 def train_run_id(artifacts: Artifacts) -> str | None:

@@ -67,6 +67,8 @@ class TrainingConfig:
     discriminator_steps: int = setting(ge=1)  # D updates per G update (n_critic of WGAN-GP)
     ema_decay: float = setting(ge=0, lt=1)  # 0: off; else the generator shipped is the average
     augment: list[str] = setting()  # DiffAugment: any of color, translation, cutout
+    # Mode-seeking term's weight in G's loss (MSGAN): pairs of noise, one label, images apart
+    mode_seeking: float = setting(ge=0)
     # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional)
     conditional: bool = setting()
     # mixed_*: compute in 16 bits, keep weights in float32 (loss scaling for float16)

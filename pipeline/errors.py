@@ -7,7 +7,19 @@ class PipelineError(Exception):
     Entry points print ``str(error)`` without a traceback and exit with status 2.
     """
 
+    exit_status = 2
+
     def __init__(self, problem: str, fix: str | None = None):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
+
+
+class Interrupted(PipelineError):
+    """A stop asked for by a signal (SIGTERM, Ctrl-C): the work so far is saved; exit status
+    128 + the signal's number, as a shell reports a process the signal ended."""
+
+    def __init__(self, problem: str, fix: str | None, signal_number: int):
+        super().__init__(problem, fix)
+        self.signal_number = signal_number
+        self.exit_status = 128 + signal_number

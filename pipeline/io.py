@@ -58,6 +58,24 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_writable(folders: dict[str, Path]) -> None:
+    """Make each folder (named by its config key) if it is missing and prove it writable now,
+    so that a stage fails before its work rather than after it."""
+    from pipeline.errors import PipelineError
+
+    for key, folder in folders.items():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise PipelineError(
+                f"cannot write to {folder} ({key}): {e.strerror or e}",
+                f"make it writable (and check the disk has space), or set {key} to another folder",
+            ) from None
+
+
 def write_json(path: str | Path, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

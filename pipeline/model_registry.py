@@ -21,7 +21,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types.schema import AnyType
 
+from pipeline.errors import PipelineError
 from pipeline.tracking import pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -59,10 +61,16 @@ def register_generator(
 
 
 def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
+    """The version already registered for ``run_id``, or None. A search that fails is an error:
+    taking it for "none yet" would register a duplicate."""
     try:
         found = client.search_model_versions(f"name = '{name}' and tags.train_run_id = '{run_id}'")
-    except MlflowException:
-        return None
+    except MlflowException as e:
+        raise PipelineError(
+            f"cannot search the model registry for run {run_id}'s version of {name!r}: "
+            f"{e.message.splitlines()[0] if e.message else type(e).__name__}",
+            "check that the tracking store is reachable (tracking.uri) and run register again",
+        ) from e
     return found[0] if found else None
 
 
@@ -75,15 +83,18 @@ def log_and_register(
     max_images: int,
 ) -> ModelVersion:
     """Log the generator as a pyfunc model (code travels with it) and register a version."""
-    import keras
+    from pipeline.artifacts import load_keras_model
 
-    shape = keras.models.load_model(generator_file, compile=False).output_shape[1:]
+    shape = load_keras_model(generator_file, "train").output_shape[1:]
     signature = ModelSignature(
+        # AnyType: MLflow's own conversion to "long" truncates 1.5 to 1 and wraps 1e30 around
+        # when a request arrives as JSON; the model checks the values itself (integers in
+        # range, each refusal a 400 that names the value).
         inputs=Schema(
             [
-                ColSpec("long", "num_images"),
-                ColSpec("long", "seed"),
-                ColSpec("long", "label", required=False),
+                ColSpec(AnyType(), "num_images"),
+                ColSpec(AnyType(), "seed"),
+                ColSpec(AnyType(), "label", required=False),
             ]
         ),
         outputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),

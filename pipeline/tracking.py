@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import socket
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import repo_root, tracking_uri
-from pipeline.errors import PipelineError
+from pipeline.errors import Interrupted, PipelineError
 from pipeline.viz import image_grid
 
 # MLflow's own chatter (alembic migrations, "run ... started") drowns the training output.
@@ -68,25 +70,78 @@ def artifact_location(uri: str, experiment_name: str) -> str | None:
 def configure(tracking: Mapping[str, Any]) -> str:
     """Point MLflow at the configured store and experiment (created if new); return the URI."""
     uri = tracking_uri(tracking)
+    check_server(uri)
     mlflow.set_tracking_uri(uri)
     name = tracking["experiment_name"]
     try:
-        if mlflow.get_experiment_by_name(name) is None:
-            with contextlib.suppress(mlflow.exceptions.MlflowException):  # created meanwhile
-                mlflow.create_experiment(name, artifact_location=artifact_location(uri, name))
-        mlflow.set_experiment(name)
+        with _first_contact_lock(uri):
+            if mlflow.get_experiment_by_name(name) is None:
+                with contextlib.suppress(mlflow.exceptions.MlflowException):  # made meanwhile
+                    mlflow.create_experiment(name, artifact_location=artifact_location(uri, name))
+            mlflow.set_experiment(name)
     except Exception as e:  # MlflowException, connection errors, SQLAlchemy errors
+        sqlite = uri.startswith("sqlite:")
         raise PipelineError(
-            f"cannot reach the MLflow tracking store {uri}: {e}",
-            "start the server, fix MLFLOW_TRACKING_URI / tracking.uri, or unset it to use "
+            f"cannot open the MLflow tracking store {uri}: {' '.join(str(e).split())[:300]}",
+            "check that the SQLite file's folder exists and is writable, or unset tracking.uri"
+            if sqlite
+            else "start the server, fix MLFLOW_TRACKING_URI / tracking.uri, or unset it to use "
             "the SQLite file at the repo root",
         ) from None
     return uri
 
 
 @contextlib.contextmanager
-def training_run(cfg: DictConfig, data_meta: Mapping[str, Any]) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run with the full resolved config, the git commit and the data checksum."""
+def _first_contact_lock(uri: str) -> Iterator[None]:
+    """For an SQLite store, one process at a time creates or migrates its schema: processes
+    started together on a new file otherwise race in MLflow's migrations ("Online migration
+    expected to match one row"). An exclusive lock on <db>.lock, held for the first contact."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """For a tracking server (http/https), ask its /health endpoint once, so that a server that
+    is down fails in seconds, before any compute is spent, rather than after MLflow's retries
+    (minutes of warnings)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError:
+        return  # it answers: a proxy or an older server without /health; MLflow will tell
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise PipelineError(
+            f"cannot reach the MLflow tracking server {uri}: {reason}",
+            "start it (mlflow server --host 127.0.0.1 --port <port> ...), fix "
+            "MLFLOW_TRACKING_URI / tracking.uri, or unset both to use the SQLite file at the "
+            "repo root",
+        ) from None
+
+
+@contextlib.contextmanager
+def training_run(
+    cfg: DictConfig, data_meta: Mapping[str, Any], checkpoint_dir: Path | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run with the full resolved config, the git commit and the data checksum.
+    Runs of the same checkpoint folder that a killed process left RUNNING are marked KILLED
+    first, and the new run names them (tag ``continues_runs``)."""
     configure(cfg.tracking)
     tags = {
         "git_commit": git_commit(),
@@ -98,11 +153,59 @@ def training_run(cfg: DictConfig, data_meta: Mapping[str, Any]) -> Iterator[mlfl
     }
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
+    if checkpoint_dir is not None:
+        tags["checkpoint_dir"] = str(checkpoint_dir)
+        orphans = close_orphaned_runs(
+            cfg.tracking.experiment_name, "checkpoint_dir", str(checkpoint_dir)
+        )
+        if orphans:
+            tags["continues_runs"] = ",".join(orphans)
+    tags.update(host=socket.gethostname(), pid=str(os.getpid()))
     with mlflow.start_run(run_name=cfg.tracking.run_name, tags=tags) as run:
         mlflow.log_params(flatten(cfg))
         mlflow.log_dict(OmegaConf.to_container(cfg, resolve=True), "config.yaml")
         mlflow.log_dict(data_meta, "data_meta.json")
-        yield run
+        try:
+            yield run
+        except Interrupted as e:  # SIGTERM / Ctrl-C: a clear status, not FAILED
+            mlflow.set_tag("stopped_by", signal.Signals(e.signal_number).name)
+            mlflow.end_run("KILLED")
+            raise
+
+
+def close_orphaned_runs(experiment_name: str, tag: str, value: str) -> list[str]:
+    """Mark KILLED the runs of the current experiment left RUNNING with ``tag`` = ``value`` by
+    a process of this host that no longer exists (killed with SIGKILL, or the machine lost
+    power), so the UI does not show them running forever; returns their ids. Each is tagged
+    ``closed_by`` with the calling process's pid."""
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    runs = mlflow.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.{tag} = '{value}'",
+        output_format="list",
+    )
+    client = mlflow.MlflowClient()
+    closed = []
+    for run in runs:
+        host, pid = run.data.tags.get("host"), run.data.tags.get("pid")
+        if host != socket.gethostname() or not pid or _alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "closed_by", f"pid {os.getpid()} (its process is gone)")
+        client.set_terminated(run.info.run_id, "KILLED")
+        closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class MlflowObserver:

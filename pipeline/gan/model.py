@@ -20,7 +20,12 @@ from keras import ops
 
 from pipeline.gan.augment import AUGMENTATIONS, augment
 from pipeline.gan.losses import GanLoss
-from pipeline.gan.regularizers import LOGIT_EMA_DECAY, DiscriminatorBatch, Regularizer
+from pipeline.gan.regularizers import (
+    LOGIT_EMA_DECAY,
+    DiscriminatorBatch,
+    Regularizer,
+    mode_seeking,
+)
 from pipeline.gan.sampling import num_classes
 
 
@@ -30,7 +35,9 @@ class GAN(keras.Model):
     discriminator that many times per generator step, each on its own slice of the batch it is
     given; ``augment`` names DiffAugment transforms applied to every image the discriminator
     sees; ``num_classes`` > 0 makes it class-conditional (networks from
-    ``pipeline.gan.conditional``, batches of (images, labels), fake labels drawn uniformly)."""
+    ``pipeline.gan.conditional``, batches of (images, labels), fake labels drawn uniformly);
+    ``mode_seeking`` > 0 adds MSGAN's term, so weighted, to the generator's loss (tracked as
+    ``ms_loss``): the generator's batch is two halves of different noise and the same labels."""
 
     def __init__(
         self,
@@ -43,6 +50,7 @@ class GAN(keras.Model):
         discriminator_steps: int = 1,
         augment: Sequence[str] = (),
         num_classes: int = 0,
+        mode_seeking: float = 0.0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -55,6 +63,7 @@ class GAN(keras.Model):
         self.augment_names = [AUGMENTATIONS.entry(name).name for name in augment]  # checked
         # > 0: class-conditional networks (pipeline.gan.conditional) and (images, labels) data
         self.num_classes = int(num_classes)
+        self.mode_seeking = float(mode_seeking)
         self.ema_generator: keras.Model | None = None
         if self.ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
@@ -68,6 +77,7 @@ class GAN(keras.Model):
         self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
         self.d_acc_fake_tracker = keras.metrics.Mean(name="d_acc_fake")
         self.term_trackers: dict[str, keras.metrics.Mean] = {}
+        self.ms_tracker = keras.metrics.Mean(name="ms_loss") if self.mode_seeking else None
         # Both networks are built (they start from keras.Input), so the whole is too; saying so
         # lets weights be saved and restored before the first step.
         self.built = True
@@ -111,6 +121,7 @@ class GAN(keras.Model):
             self.g_loss_tracker,
             self.d_acc_real_tracker,
             self.d_acc_fake_tracker,
+            *([self.ms_tracker] if self.ms_tracker is not None else []),
             *self.term_trackers.values(),
         ]
 
@@ -179,10 +190,22 @@ class GAN(keras.Model):
         # Generator: DiffAugment (when on) is differentiable, so its gradient reaches G.
         with tf.GradientTape() as tape:
             fake_labels = self._fake_labels(batch_size, n)
-            fake = self._generate(self.sample_noise(batch_size, n), fake_labels)
+            half = batch_size // 2
+            if self.mode_seeking and fake_labels is not None:  # pairs (i, half + i) share labels
+                fake_labels = ops.concatenate(
+                    [fake_labels[:half], fake_labels[: batch_size - half]]
+                )
+            noise = self.sample_noise(batch_size, n)
+            fake = self._generate(noise, fake_labels)
             fake_logits_g = self._discriminate(self._augmented(fake, 2 * n), fake_labels)
             g_loss = self.gan_loss.generator(fake_logits_g, **self.loss_settings)
-            scaled = self.g_optimizer.scale_loss(g_loss)  # mixed_float16's loss scaling
+            g_total = g_loss
+            if self.mode_seeking:
+                ms_loss = mode_seeking(
+                    fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half]
+                )
+                g_total = g_loss + self.mode_seeking * ms_loss
+            scaled = self.g_optimizer.scale_loss(g_total)  # mixed_float16's loss scaling
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables, strict=True)
@@ -192,6 +215,8 @@ class GAN(keras.Model):
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
+        if self.ms_tracker is not None:
+            self.ms_tracker.update_state(ms_loss)
         self.d_acc_real_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))
         self.d_acc_fake_tracker.update_state(ops.mean(ops.cast(fake_logits < 0, "float32")))
         for name, term in terms.items():

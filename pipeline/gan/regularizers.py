@@ -113,3 +113,15 @@ def lecam(batch: DiscriminatorBatch, weight: float) -> Tensor:
     real = ops.mean(ops.square(ops.relu(batch.real_logits - batch.fake_logit_ema)))
     fake = ops.mean(ops.square(ops.relu(batch.real_logit_ema - batch.fake_logits)))
     return weight * (real + fake)
+
+
+def mode_seeking(images_a: Tensor, images_b: Tensor, noise_a: Tensor, noise_b: Tensor) -> Tensor:
+    """MSGAN's mode-seeking term for the generator (Mao et al. 2019): 1 / (ratio + eps), where
+    ratio = mean |G(z_a, c) - G(z_b, c)| / mean |z_a - z_b| over pairs that share their label c.
+    Minimising it pushes apart the images of different noise, which a generator that ignores its
+    noise (mode collapse within a class) does not do. ``training.mode_seeking`` weights it."""
+    from keras import ops
+
+    images = ops.mean(ops.abs(ops.cast(images_a, "float32") - ops.cast(images_b, "float32")))
+    noise = ops.mean(ops.abs(noise_a - noise_b))
+    return 1.0 / (images / noise + 1e-5)

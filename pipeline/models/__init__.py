@@ -8,6 +8,7 @@ package is, so a new file registers itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,33 @@ def normalized(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.L
     from keras import layers
 
     return layers.SpectralNormalization(layer)
+
+
+def minibatch_stddev() -> keras.layers.Layer:
+    """A layer that appends one channel to a discriminator's feature map: the standard deviation
+    of the features across the batch, averaged to one number (Karras et al. 2018, "Progressive
+    Growing of GANs", section 3). A batch of near-identical fakes then looks unlike a batch of
+    real images, which pushes the generator toward variety (recall, coverage)."""
+    return _minibatch_stddev_class()()
+
+
+@functools.cache  # one class, made on first use: importing the registry stays free of Keras
+def _minibatch_stddev_class() -> type:
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="pipeline")
+    class MinibatchStddev(keras.layers.Layer):
+        def call(self, features):
+            std = ops.sqrt(ops.var(ops.cast(features, "float32"), axis=0) + 1e-8)
+            stat = ops.cast(ops.mean(std), features.dtype)
+            extra = ops.ones_like(features[..., :1]) * stat
+            return ops.concatenate([features, extra], axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], input_shape[-1] + 1)
+
+    return MinibatchStddev
 
 
 import_submodules(__name__)

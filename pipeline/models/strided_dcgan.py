@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, normalized
+from pipeline.models import MODELS, Networks, minibatch_stddev, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -37,6 +37,9 @@ class StridedDcganConfig:
     # Spectral normalization (Miyato et al. 2018) of every discriminator layer: each layer's top
     # singular value is kept near 1 (Keras's SpectralNormalization, one power iteration a call).
     spectral_norm: bool = setting()
+    # A minibatch-standard-deviation channel before the discriminator's logit (ProGAN): it sees
+    # how varied a batch is, so the generator is pushed toward variety (recall, coverage).
+    minibatch_std: bool = setting()
 
 
 @MODELS.register("strided_dcgan", StridedDcganConfig)
@@ -48,7 +51,7 @@ def build_strided_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int
         ),
         strided_discriminator(
             image_shape, list(cfg["discriminator_filters"]), cfg["kernel_size"],
-            cfg["dropout"], cfg["leaky_relu_slope"], cfg["spectral_norm"],
+            cfg["dropout"], cfg["leaky_relu_slope"], cfg["spectral_norm"], cfg["minibatch_std"],
         ),
     )  # fmt: skip
 
@@ -102,6 +105,7 @@ def strided_discriminator(
     dropout: float,
     leaky_relu_slope: float,
     spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     import keras
     from keras import layers
@@ -115,6 +119,8 @@ def strided_discriminator(
         model.add(layers.LeakyReLU(leaky_relu_slope))
         if dropout:
             model.add(layers.Dropout(dropout))
+    if minibatch_std:
+        model.add(minibatch_stddev())
     model.add(layers.Flatten())
     model.add(normalized(layers.Dense(1), spectral_norm))  # a logit
     return model

@@ -44,42 +44,50 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         rows = model_input.to_dict(orient="records")
         if not rows:
             raise _bad_request("send at least one row with num_images and seed")
-        requested = 0
-        batches = []
-        for row in rows:
-            label = row.get("label")
-            if label is not None and isinstance(label, float) and np.isnan(label):
-                label = None
-            if label is not None and not self.num_classes:
-                raise _bad_request("this generator is unconditional: leave out 'label'")
-            if label is not None and not (
-                float(label).is_integer() and 0 <= int(label) < self.num_classes
-            ):
-                raise _bad_request(
-                    f"label must be a class number from 0 to {self.num_classes - 1} (got {label})"
-                )
-            num_images, seed = int(row["num_images"]), int(row["seed"])
-            requested += num_images
-            if num_images < 1 or requested > self.max_images:
-                raise _bad_request(
-                    f"num_images must be between 1 and {self.max_images} per request "
-                    f"(got {num_images}, {requested} in all)"
-                )
-            if seed < 0:
-                raise _bad_request(f"seed must be 0 or more (got {seed})")
-            noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
-            noise = noise.astype("float32")
-            if self.num_classes:
-                labels = (
-                    np.full(num_images, int(label), "int32")
-                    if label is not None
-                    else (np.arange(num_images) % self.num_classes).astype("int32")
-                )
-                images = self.generator([noise, labels], training=False)
-            else:
-                images = self.generator(noise, training=False)
-            batches.append(np.asarray(images, dtype=np.float32))
-        return np.concatenate(batches)
+        # Every row is checked before any image is made: a bad last row costs nothing.
+        requests = [self._checked(row) for row in rows]
+        total = sum(n for n, _, _ in requests)
+        if total > self.max_images:
+            raise _bad_request(
+                f"at most {self.max_images} images per request (asked for {total} in all)"
+            )
+        return np.concatenate([self._generate(*request) for request in requests])
+
+    def _checked(self, row) -> tuple[int, int, int | None]:
+        num_images = _integer(row.get("num_images"), "num_images", 1, self.max_images)
+        seed = _integer(row.get("seed"), "seed", 0, 2**63 - 1)
+        label = row.get("label")
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            return num_images, seed, None  # no label (JSON null): every class in turn
+        if not self.num_classes:
+            raise _bad_request("this generator is unconditional: leave out 'label'")
+        label = _integer(label, "label", 0, self.num_classes - 1, "a class number")
+        return num_images, seed, label
+
+    def _generate(self, num_images: int, seed: int, label: int | None) -> np.ndarray:
+        noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
+        noise = noise.astype("float32")
+        if self.num_classes:
+            labels = (
+                np.full(num_images, label, "int32")
+                if label is not None
+                else (np.arange(num_images) % self.num_classes).astype("int32")
+            )
+            images = self.generator([noise, labels], training=False)
+        else:
+            images = self.generator(noise, training=False)
+        return np.asarray(images, dtype=np.float32)
+
+
+def _integer(value, name: str, low: int, high: int, what: str = "an integer") -> int:
+    """``value`` as an int in [low, high], or a 400 naming the value: 1.5, "3", 1e30 and a
+    missing value are refused, never truncated or wrapped around."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        ok, value = True, int(value)
+    if not ok or not low <= int(value) <= high:
+        raise _bad_request(f"{name} must be {what} from {low} to {high} (got {value!r})")
+    return int(value)
 
 
 mlflow.models.set_model(GeneratorModel())

@@ -10,13 +10,14 @@ from pipeline.cli import entrypoint
 from pipeline.config import ClassifierConfig, DatasetConfig, Section
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import train_classifier, weights_checksum
-from pipeline.io import atomic_path, write_json
+from pipeline.io import atomic_path, check_writable, write_json
 
 SECTIONS: dict[str, Section] = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
 
 
 def classifier(cfg: DictConfig) -> float:
     out = Artifacts.from_paths(cfg.paths)
+    check_writable(out.folders("classifier", "metrics"))
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
     c = cfg.evaluation.classifier
     model, accuracy = train_classifier(

@@ -21,7 +21,7 @@ from pipeline.evaluation.run import (
     write_class_histogram,
 )
 from pipeline.gan.sampling import latent_dim, num_classes, sample
-from pipeline.io import write_json
+from pipeline.io import check_writable, sha256_file, write_json
 
 SECTIONS: dict[str, Section] = {
     "dataset": DatasetConfig,
@@ -33,8 +33,12 @@ PLOTS = (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS, artifacts.CLASS_H
 
 def evaluate(cfg: DictConfig) -> float:
     out = Artifacts.from_paths(cfg.paths)
-    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    check_writable(out.folders("metrics", "plots"))
+    # eval.json names the generator it scored, so that register cannot pair the scores with
+    # another generator (a stale eval.json beside a newly trained model).
+    generator_sha256 = sha256_file(artifacts.require(out.generator, "train"))
     generator = artifacts.load_keras_model(out.generator, "train")
+    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
     extractor = FeatureExtractor(
         artifacts.load_keras_model(out.classifier, "classifier"), cfg.evaluation.batch_size
     )
@@ -59,6 +63,7 @@ def evaluate(cfg: DictConfig) -> float:
         result.update(
             per_class_scores(generator, extractor, *test, names, per_class, e.seed, e.batch_size)
         )
+    result["generator_sha256"] = generator_sha256
     write_json(out.metric(artifacts.EVAL_METRICS), result)
     write_class_histogram(
         out.plot(artifacts.CLASS_HISTOGRAM),

@@ -3,6 +3,8 @@ only when its FID beats the champion's under the same protocol (pipeline.model_r
 
 from __future__ import annotations
 
+import math
+
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
@@ -10,7 +12,8 @@ from pipeline import artifacts, tracking
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, Section, TrackingConfig
-from pipeline.io import read_json, write_json
+from pipeline.errors import PipelineError
+from pipeline.io import read_json, sha256_file, write_json
 from pipeline.model_registry import register_generator
 
 SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
@@ -20,6 +23,7 @@ def register(cfg: DictConfig) -> str:
     out = Artifacts.from_paths(cfg.paths)
     run_id = read_json(artifacts.require(out.train_run, "train"))["run_id"]
     evaluation = read_json(artifacts.require(out.metric(artifacts.EVAL_METRICS), "evaluate"))
+    check_scores_fit(evaluation, out)
     tracking.configure(cfg.tracking)
     decision = register_generator(
         MlflowClient(),
@@ -41,6 +45,25 @@ def register(cfg: DictConfig) -> str:
     )
     print(f"{decision.model_name} v{decision.version} is {decision.alias}: {decision.reason}")
     return decision.alias
+
+
+def check_scores_fit(evaluation: dict, out: Artifacts) -> None:
+    """Refuse to register a generator under scores that are not its own, or are not numbers."""
+    scored = evaluation.get("generator_sha256")
+    actual = sha256_file(artifacts.require(out.generator, "train"))
+    if scored != actual:
+        raise PipelineError(
+            f"{out.metric(artifacts.EVAL_METRICS)} scored another generator "
+            f"({str(scored)[:12] if scored else 'not named'}) than {out.generator} "
+            f"({actual[:12]}); registering would pair the model with scores not its own",
+            "evaluate this generator first (dvc repro, or python -m pipeline.stages.evaluate)",
+        )
+    fid = float(evaluation["fid"])
+    if not math.isfinite(fid):
+        raise PipelineError(
+            f"the generator's FID is {fid}: it produces no usable images",
+            "train again (lower the learning rates); nothing was registered",
+        )
 
 
 main = entrypoint(register, SECTIONS)

@@ -24,7 +24,7 @@ from pipeline.data.prepared import load_prepared
 from pipeline.gan.losses import LOSSES
 from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.gan.sampling import sample
-from pipeline.io import atomic_path, write_json
+from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
 from pipeline.training import history, loop
 from pipeline.training.checkpoints import checkpoint_fingerprint
@@ -45,6 +45,7 @@ def train(cfg: DictConfig) -> str:
     """Returns the MLflow run id. GAN losses say little about quality, so no loss is handed to
     a Hydra sweeper as an objective; `evaluate` returns the FID for that."""
     out = Artifacts.from_paths(cfg.paths)
+    check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
     gan_sections: dict[str, Any] = {
         key: OmegaConf.to_container(cfg[key])
@@ -60,8 +61,7 @@ def train(cfg: DictConfig) -> str:
         real = data.images("test")[: cfg.training.probe_samples]
         probe = QualityProbe.from_classifier(out.classifier, real, seed=cfg.seed)
 
-    with tracking.training_run(cfg, data.meta) as run:
-        mlflow.set_tag("checkpoint_dir", str(checkpoint_dir))
+    with tracking.training_run(cfg, data.meta, checkpoint_dir) as run:
         result = loop.train(
             data.images("train"),
             train_labels=data.labels("train"),

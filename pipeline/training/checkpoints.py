@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
 
-# The training settings that change the weights a run produces. Anything else (epochs, logging
-# and checkpoint intervals (but epochs with a decaying learning rate), XLA, determinism, generate/evaluate settings, ...) may change
-# between runs that share checkpoints: raising training.epochs continues a finished run.
+from pipeline.errors import PipelineError
+from pipeline.io import write_json
+
+# The training settings that change the weights a run produces. Anything else (epochs unless
+# the learning rate decays, logging and checkpoint intervals, XLA, determinism, generate and
+# evaluate settings, ...) may change between runs that share checkpoints: raising
+# training.epochs continues a finished run.
 WEIGHT_SETTINGS = (
     "batch_size", "steps_per_epoch", "generator_lr", "discriminator_lr", "beta_1", "beta_2",
     "lr_schedule", "discriminator_steps", "ema_decay", "augment", "precision",
-    "conditional",
+    "conditional", "mode_seeking",
 )  # fmt: skip
 # Raised when what a checkpoint holds changes shape, so that older checkpoints are not resumed.
 CHECKPOINT_FORMAT = 2
@@ -52,10 +57,27 @@ def checkpoint_fingerprint(
 
 class Checkpointer(keras.callbacks.BackupAndRestore):
     """Keras's backup callback, saving every N steps *and* at every epoch end, and kept after
-    training, so that a finished run can be resumed with more epochs."""
+    training, so that a finished run can be resumed with more epochs.
 
-    def __init__(self, directory: Path, every_steps: int):
+    Unlike Keras's, a checkpoint is never half-written in place: the weights go to a new file
+    that then replaces ``latest.weights.h5`` (a rename), and the one it replaces is kept as
+    ``previous.weights.h5``. A process killed at any moment leaves a readable checkpoint, and
+    one that cannot be read (a disk fault) falls back to the previous. The epoch to resume at
+    follows from the step counter in the weights themselves, so a stale
+    ``training_metadata.json`` cannot disagree with them."""
+
+    def __init__(
+        self,
+        directory: Path,
+        every_steps: int,
+        before_save: Callable[[], None] | None = None,
+        steps_per_epoch: int | None = None,
+    ):
         super().__init__(str(directory), save_freq=every_steps, delete_checkpoint=False)
+        self.before_save = before_save  # may raise to keep a broken state out of the checkpoint
+        self.steps_per_epoch = steps_per_epoch
+        # Keras loads only files named *.weights.h5 (its own ".bkp" copy must be renamed first).
+        self._prev_weights_path = str(Path(directory) / "previous.weights.h5")
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
@@ -71,3 +93,46 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
         self.set_model(gan)
         self.on_train_begin()
         return int(gan.g_optimizer.iterations.numpy())
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        latest, previous = Path(self._weights_path), Path(self._prev_weights_path)
+        candidates = [p for p in (latest, previous) if p.is_file()]
+        for path in candidates:
+            try:
+                self.model.load_weights(str(path))
+            except Exception as e:  # h5py raises OSError, KeyError, ValueError, ... alike
+                print(f"checkpoint {path} cannot be read ({type(e).__name__}); trying an older")
+                continue
+            step = int(self.model.g_optimizer.iterations.numpy())
+            if self.steps_per_epoch:
+                self.model._initial_epoch = step // self.steps_per_epoch
+            elif Path(self._training_metadata_path).is_file():
+                self.model._initial_epoch = self.saved_epoch()
+            return
+        if candidates:
+            raise PipelineError(
+                f"no checkpoint in {self.backup_dir} can be read "
+                f"({', '.join(p.name for p in candidates)})",
+                f"delete {self.backup_dir} to train from the start, or set training.resume=false",
+            )
+
+    def _save_model(self):
+        if self.before_save is not None:
+            self.before_save()
+        directory = Path(self.backup_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        latest, previous = Path(self._weights_path), Path(self._prev_weights_path)
+        incoming = directory / "incoming.weights.h5"
+        self.model.save_weights(str(incoming), overwrite=True)
+        with open(incoming, "rb+") as f:  # on disk before it replaces the good one
+            os.fsync(f.fileno())
+        if latest.exists():
+            os.replace(latest, previous)  # between these two renames the previous is found
+        os.replace(incoming, latest)
+        write_json(
+            self._training_metadata_path,
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )

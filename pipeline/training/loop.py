@@ -6,8 +6,11 @@ config, so that it can be called from a notebook or another tool as easily as fr
 
 from __future__ import annotations
 
+import math
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline.errors import PipelineError
+from pipeline.errors import Interrupted, PipelineError
 from pipeline.gan.conditional import conditional_networks
 from pipeline.gan.losses import LOSSES
 from pipeline.gan.model import GAN, recalibrate_batch_norm
@@ -62,7 +65,7 @@ def build_gan(
     gan = GAN(
         generator, discriminator, model["latent_dim"], seed=seed, ema_decay=t["ema_decay"],
         discriminator_steps=t["discriminator_steps"], augment=list(t["augment"]),
-        num_classes=classes,
+        num_classes=classes, mode_seeking=t["mode_seeking"],
     )  # fmt: skip
 
     def adam(rate: float, updates: int) -> keras.Optimizer:
@@ -163,6 +166,99 @@ def make_dataset(
     )
 
 
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first step whose losses are not finite (NaN or infinite), before
+    any later callback can checkpoint or sample the broken weights; ``check_weights`` is also
+    called before every checkpoint and before the generator is handed back, since one update
+    can break the weights while the loss it reports (from before the update) is still finite.
+    The error names the step and the values; the last good checkpoint stays the one to resume
+    from."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad:
+            raise self._diverged(", ".join(f"{k}={v}" for k, v in sorted(bad.items())))
+
+    def check_weights(self) -> None:
+        for weight in self.model.weights:
+            if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+                raise self._diverged(f"{weight.path} is not finite")
+
+    def _diverged(self, detail: str) -> PipelineError:
+        step = int(self.model.g_optimizer.iterations.numpy())
+        return PipelineError(
+            f"training diverged at step {step}: {detail}; no generator was written and the "
+            "last good checkpoint is kept",
+            "lower training.generator_lr / training.discriminator_lr (or add "
+            "regularizers=[r1] or model.spectral_norm=true) and train again",
+        )
+
+
+class GracefulStop(keras.callbacks.Callback):
+    """SIGTERM or Ctrl-C (SIGINT) during training: the step under way finishes, a checkpoint is
+    written (``save``), and training ends with an ``Interrupted`` error that says how to resume.
+    A second signal stops at once (KeyboardInterrupt). The previous handlers are put back when
+    training ends."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, save: Callable[[], None] | None):
+        super().__init__()
+        self.save = save
+        self.requested: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for number in self.SIGNALS:
+            self._previous[number] = signal.signal(number, self._handle)
+
+    def on_train_end(self, logs=None):
+        self._restore()
+
+    def _restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _handle(self, number, frame):
+        if self.requested is not None:  # the second signal: stop now
+            self._restore()
+            raise KeyboardInterrupt
+        self.requested = number
+        print(f"\n{signal.Signals(number).name}: stopping after this step (again: at once)")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested is None:
+            return
+        self._restore()
+        step = int(self.model.g_optimizer.iterations.numpy())
+        if self.save is not None:
+            self.save()
+        name = signal.Signals(self.requested).name
+        raise Interrupted(
+            f"stopped by {name} at step {step}; "
+            + ("a checkpoint of this step is saved" if self.save else "nothing was saved"),
+            "run the same command again to resume from the checkpoint (training.resume=true)",
+            self.requested,
+        )
+
+
+class StepLimit(keras.callbacks.Callback):
+    """Stops training at ``total`` generator steps. A run resumed mid-epoch starts its first
+    epoch part-way (Keras restarts the epoch's count), so without this it would train the
+    steps of that part twice over."""
+
+    def __init__(self, total: int):
+        super().__init__()
+        self.total = total
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) >= self.total:
+            self.model.stop_training = True
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once ``seconds`` have passed (checked after every step)."""
 
@@ -234,10 +330,15 @@ def train(
         raise PipelineError(
             "training.conditional needs the training labels", "pass train_labels to train()"
         )
-    all_callbacks: list[keras.callbacks.Callback] = []
+    guard = DivergenceGuard()
+    guard.set_model(gan)
+    all_callbacks: list[keras.callbacks.Callback] = [guard]  # first: before anything is saved
     start_step = 0
     if checkpoint_dir is not None:
-        checkpointer = Checkpointer(checkpoint_dir, t["checkpoint_every_steps"])
+        checkpointer = Checkpointer(
+            checkpoint_dir, t["checkpoint_every_steps"], before_save=guard.check_weights,
+            steps_per_epoch=steps_per_epoch,
+        )  # fmt: skip
         saved_epoch = checkpointer.saved_epoch()
         if saved_epoch is not None and saved_epoch > t["epochs"]:
             # A longer run's checkpoint: resuming would train past what was asked for.
@@ -256,16 +357,21 @@ def train(
         observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"],
         probe=probe, probe_every=t["probe_every_steps"] if probe else 0,
     )  # fmt: skip
-    all_callbacks += [monitor, *callbacks]
+    stop = GracefulStop(checkpointer._save_model if checkpoint_dir is not None else None)
+    all_callbacks += [monitor, StepLimit(t["epochs"] * steps_per_epoch), stop, *callbacks]
     start = time.perf_counter()
-    history = gan.fit(
-        dataset,
-        epochs=t["epochs"],
-        steps_per_epoch=steps_per_epoch,
-        callbacks=all_callbacks,
-        shuffle=False,  # the dataset shuffles itself, seeded
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    try:
+        history = gan.fit(
+            dataset,
+            epochs=t["epochs"],
+            steps_per_epoch=steps_per_epoch,
+            callbacks=all_callbacks,
+            shuffle=False,  # the dataset shuffles itself, seeded
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    finally:
+        stop._restore()  # the signal handlers, whatever ended training
+    guard.check_weights()
     if gan.ema_generator is not None:
         recalibrate_batch_norm(gan.ema_generator, model["latent_dim"], seed)
     monitor.final_probe()

@@ -55,8 +55,10 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._prev_batch, self._prev_means = 0, dict.fromkeys(self.model.metric_names, 0.0)
+        self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
         step = self.step()
         if step % self.log_every == 0:
             self._log_interval(batch + 1, logs, step)
@@ -66,10 +68,10 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._run_probe(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        # Flush the epoch's last partial interval so that every step is counted once.
-        batches = self.params.get("steps") or 0
-        if batches > self._prev_batch:
-            self._log_interval(batches, logs, self.step())
+        # Flush the epoch's last partial interval so that every step is counted once (an epoch
+        # cut short by a step limit or a time budget included).
+        if self._batches > self._prev_batch:
+            self._log_interval(self._batches, logs, self.step())
 
     def on_train_end(self, logs=None):
         self._emit_samples(self.step())

@@ -65,11 +65,19 @@ def test_mlflow_models_serve_answers_and_rejects(tmp_path, store, smoke_cfg, gen
         status, body = post(
             f"{base}/invocations", {"dataframe_records": [{"num_images": 5000, "seed": 1}]}
         )
-        assert status == 400 and "between 1 and 64" in body["message"]
+        assert status == 400 and "from 1 to 64 (got 5000)" in body["message"]
         status, body = post(
             f"{base}/invocations", {"dataframe_records": [{"num_images": 2, "seed": -3}]}
         )
-        assert status == 400 and "seed must be 0 or more" in body["message"]
+        assert status == 400 and "seed must be an integer from 0" in body["message"]
+        # JSON numbers MLflow's "long" columns truncated or wrapped (issue 9, #10): refused.
+        for bad, shown in (({"seed": 1.5}, "1.5"), ({"seed": 1e30}, "1e+30"),
+                           ({"num_images": 1.9}, "1.9")):  # fmt: skip
+            status, body = post(
+                f"{base}/invocations",
+                {"dataframe_records": [{"num_images": 2, "seed": 1, **bad}]},
+            )
+            assert status == 400 and f"(got {shown})" in body["message"], body
         status, _ = post(
             f"{base}/invocations", {"dataframe_records": [{"num_images": "many", "seed": 1}]}
         )

@@ -1,6 +1,6 @@
 """What train + evaluate leave behind, made quickly: a small generator, its MLflow run and an
-eval.json, for tests of register, serving and generate. (The `store` and `generator_file` fixtures are in
-conftest.py.)"""
+eval.json, for tests of register, serving and generate. (The `store` and `generator_file`
+fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import mlflow
 
 from pipeline import tracking
+from pipeline.io import sha256_file
 
 MODEL_NAME = "test-generator"
 
@@ -28,8 +29,12 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
     (folder / "metrics").mkdir()
     (folder / "metrics" / "eval.json").write_text(
-        json.dumps({"fid": fid, "protocol": {"key": protocol, "dataset": "fashion_mnist"}})
-    )
+        json.dumps({
+            "fid": fid,
+            "protocol": {"key": protocol, "dataset": "fashion_mnist"},
+            "generator_sha256": sha256_file(folder / "models" / "generator.keras"),
+        })
+    )  # fmt: skip
     cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")
     cfg.registry.model_name = MODEL_NAME
     cfg.registry.max_images = 64

@@ -13,6 +13,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from pipeline.errors import PipelineError
+from pipeline.model_registry import version_of_run
 from pipeline.stages.register import register
 from tests.helpers.configs import ROOT
 from tests.helpers.processes import run_module
@@ -52,6 +54,7 @@ def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
     assert (tmp_path / "mlartifacts" / "gan-pipeline").is_dir()
 
 
+@pytest.mark.faults
 def test_champion_loads_by_name_and_validates_input(tmp_path, store, smoke_cfg, generator_file):
     cfg, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "only")
     register(cfg)
@@ -66,13 +69,21 @@ def test_champion_loads_by_name_and_validates_input(tmp_path, store, smoke_cfg, 
     assert not np.allclose(images, other)
 
     for bad, message in (
-        ({"num_images": [0], "seed": [1]}, "between 1 and 64"),
-        ({"num_images": [65], "seed": [1]}, "between 1 and 64"),
-        ({"num_images": [2], "seed": [-1]}, "seed must be 0 or more"),
+        ({"num_images": [0], "seed": [1]}, "num_images must be an integer from 1 to 64"),
+        ({"num_images": [65], "seed": [1]}, r"from 1 to 64 \(got 65\)"),
+        ({"num_images": [40, 40], "seed": [1, 2]}, r"at most 64 images .* 80 in all"),
+        ({"num_images": [2], "seed": [-1]}, r"seed must be an integer from 0 to \d+ \(got -1\)"),
+        ({"num_images": [2], "seed": [1.5]}, r"seed must be an integer .* \(got 1.5\)"),
+        ({"num_images": [1.9], "seed": [1]}, r"num_images must be .* \(got 1.9\)"),
+        ({"num_images": [2], "seed": [1e30]}, r"\(got 1e\+30\)"),
+        ({"num_images": ["many"], "seed": [1]}, "num_images must be an integer"),
         ({"num_images": [2], "seed": [1], "label": [3]}, "unconditional"),
     ):
         with pytest.raises(MlflowException, match=message):
             model.predict(pd.DataFrame(bad))
+    # JSON null for the label: no label (issue 9, #10), as when the column is left out.
+    nulls = model.predict(pd.DataFrame({"num_images": [3], "seed": [5], "label": [None]}))
+    np.testing.assert_array_equal(nulls, images)
 
 
 def test_conditional_champion_takes_a_label(tmp_path, store, smoke_cfg, conditional_generator_file):
@@ -88,10 +99,11 @@ def test_conditional_champion_takes_a_label(tmp_path, store, smoke_cfg, conditio
     for label in (10, -1):
         with pytest.raises(MlflowException, match="label must be a class number from 0 to 9"):
             model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [label]}))
-    with pytest.raises(MlflowException, match="label"):  # MLflow's own schema: an integer
+    with pytest.raises(MlflowException, match=r"label must be a class number .* \(got 2.5\)"):
         model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [2.5]}))
 
 
+@pytest.mark.faults
 def test_register_before_evaluate_is_a_clear_error(tmp_path, store, smoke_cfg):
     cfg = smoke_cfg.copy()
     cfg.paths.models, cfg.paths.metrics = str(tmp_path / "m"), str(tmp_path / "x")
@@ -99,3 +111,38 @@ def test_register_before_evaluate_is_a_clear_error(tmp_path, store, smoke_cfg):
     OmegaConf.save(cfg, params)
     result = run_module("pipeline.stages.register", "--params", str(params), cwd=ROOT)
     assert result.returncode == 2 and "run the train stage first" in result.stderr
+
+
+@pytest.mark.faults
+def test_scores_of_another_generator_are_refused(tmp_path, store, smoke_cfg, generator_file,
+                                                 conditional_generator_file):  # fmt: skip
+    """A stale eval.json beside a newly trained generator (issue 9, #4): nothing registered."""
+    cfg, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "stale")
+    (tmp_path / "stale" / "models" / "generator.keras").write_bytes(
+        conditional_generator_file.read_bytes()
+    )
+    params = tmp_path / "params.yaml"
+    OmegaConf.save(cfg, params)
+    result = run_module("pipeline.stages.register", "--params", str(params), cwd=ROOT)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "scored another generator" in result.stderr and "fix: evaluate" in result.stderr
+    assert not MlflowClient(store).search_registered_models()
+
+
+@pytest.mark.faults
+def test_a_non_finite_fid_is_refused(tmp_path, store, smoke_cfg, generator_file):
+    cfg, _ = trained(tmp_path, smoke_cfg, generator_file, float("nan"), "P1", "diverged")
+    with pytest.raises(PipelineError, match="FID is nan"):
+        register(cfg)
+    assert not MlflowClient(store).search_registered_models()
+
+
+@pytest.mark.faults
+def test_a_failed_registry_search_is_an_error_not_no_version(tmp_path, store, smoke_cfg,
+                                                             generator_file):  # fmt: skip
+    """Taking a failed search for "not registered yet" registered duplicates (issue 9)."""
+    cfg, run_id = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "once")
+    register(cfg)
+    broken = MlflowClient("sqlite:///" + str(tmp_path / "no-such-dir" / "x.db"))
+    with pytest.raises(PipelineError, match="cannot search the model registry"):
+        version_of_run(broken, MODEL_NAME, run_id)

@@ -3,10 +3,13 @@ exit status 2, no traceback."""
 
 from __future__ import annotations
 
+import pytest
 from omegaconf import OmegaConf
 
 from tests.helpers.configs import ROOT
 from tests.helpers.processes import run_module
+
+pytestmark = pytest.mark.faults
 
 
 def test_unknown_model_in_params_file(tmp_path):
@@ -41,5 +44,40 @@ def test_out_of_range_on_the_command_line(tmp_path):
 
 def test_unknown_dataset_on_the_command_line(tmp_path):
     result = run_module("pipeline.stages.prepare", "dataset=imagenet", f"hydra.run.dir={tmp_path}")
-    assert result.returncode != 0
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: " in result.stderr and "fix: " in result.stderr
     assert "dataset/imagenet" in result.stderr and "fashion_mnist" in result.stderr
+
+
+def test_unknown_key_and_malformed_override_on_the_command_line(tmp_path):
+    """Hydra's own refusals get the same error/fix lines and exit status 2 (issue 9, #11)."""
+    unknown = run_module("pipeline.stages.train", "training.epoch=2", f"hydra.run.dir={tmp_path}")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "error: " in unknown.stderr and "training.epoch" in unknown.stderr
+    assert "fix: check the spelling" in unknown.stderr
+    malformed = run_module("pipeline.stages.train", "model=", "training.epochs=[1,",
+                           f"hydra.run.dir={tmp_path}")  # fmt: skip
+    assert malformed.returncode == 2 and "error: cannot read" in malformed.stderr
+
+
+def test_a_sweeps_unknown_option_is_refused_before_any_job_runs(tmp_path):
+    result = run_module("pipeline.stages.train", "-m", "model=mlp,transformer",
+                        "experiment=smoke", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert result.returncode == 2 and "model/transformer" in result.stderr
+    assert not list(tmp_path.iterdir()), "no job started"
+
+
+def test_a_corrupt_generator_file_names_itself_and_the_stage_to_rerun(tmp_path):
+    """Issue 9, #9: not Keras's misleading "File not found" traceback."""
+    params = OmegaConf.load(ROOT / "params.yaml")
+    params.paths.models, params.paths.metrics = str(tmp_path / "models"), str(tmp_path / "m")
+    params.paths.plots = str(tmp_path / "plots")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "generator.keras").write_bytes(b"PK\x03\x04 truncated zip")
+    path = tmp_path / "params.yaml"
+    OmegaConf.save(params, path)
+    result = run_module("pipeline.stages.evaluate", "--params", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "generator.keras is not a readable Keras model" in result.stderr
+    assert "fix: run the train stage again" in result.stderr
+    assert not (tmp_path / "m" / "eval.json").exists()

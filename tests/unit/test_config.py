@@ -91,6 +91,7 @@ def test_schemas_hold_no_defaults(schema):
         )
 
 
+@pytest.mark.faults
 def test_a_key_missing_from_conf_is_named():
     cfg = compose_config()
     OmegaConf.set_struct(cfg, False)
@@ -113,6 +114,7 @@ def test_a_stage_checks_only_its_sections():
         validate(cfg, stage_sections("train"))
 
 
+@pytest.mark.faults
 def test_wrong_type_names_the_key():
     with pytest.raises(PipelineError, match="training.epochs"):
         validate_all(compose_config(["training.epochs=many"]))
@@ -132,12 +134,14 @@ def test_wrong_type_names_the_key():
         ("generate.format=gif", "generate.format"),
     ],
 )
+@pytest.mark.faults
 def test_out_of_range_names_the_key_and_the_fix(override, key):
     with pytest.raises(PipelineError, match=rf"(?s)'{key}'.*fix: use a value that is") as err:
         validate_all(compose_config([override]))
     assert str(err.value).count("\n") == 1, "one error line and one fix line"
 
 
+@pytest.mark.faults
 def test_unknown_key_is_refused():
     cfg = compose_config()
     OmegaConf.set_struct(cfg, False)
@@ -146,6 +150,7 @@ def test_unknown_key_is_refused():
         validate_all(cfg)
 
 
+@pytest.mark.faults
 def test_unknown_registry_entry_lists_the_choices():
     cfg = compose_config()
     OmegaConf.set_struct(cfg, False)

@@ -32,6 +32,7 @@ def test_same_seed_same_weights(smoke_cfg):
     assert first.rows and [r["d_loss"] for r in first.rows] == [r["d_loss"] for r in second.rows]
 
 
+@pytest.mark.faults
 def test_resume_continues_from_checkpoint(smoke_cfg, tmp_path):
     straight = train(smoke_cfg)  # 2 epochs x 4 steps in one go
     one = smoke_cfg.copy()
@@ -50,6 +51,7 @@ class StopAfterEpoch(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
+@pytest.mark.faults
 def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
     """The averaged generator, LeCam's anchors, critic steps, DiffAugment's draws and a decaying
     learning rate all continue from a checkpoint as if training had not stopped (here stopped
@@ -172,3 +174,85 @@ def test_a_toy_conditional_gan_learns_its_labels():
     dark = np.asarray(sample(result.generator, noise, np.zeros(200, "int32"))).mean(axis=(1, 2, 3))
     bright = np.asarray(sample(result.generator, noise, np.ones(200, "int32"))).mean(axis=(1, 2, 3))
     assert (dark < 0).mean() > 0.9 and (bright > 0).mean() > 0.9, (dark.mean(), bright.mean())
+
+
+@pytest.mark.faults
+def test_divergence_stops_training_before_a_checkpoint_of_broken_weights(smoke_cfg, tmp_path):
+    """Learning rates of 1e38 make the losses NaN (issue 9, #4): training stops with an error
+    naming the step, and no checkpoint holds the broken weights; weights that are broken while
+    the loss (computed before the update) is still finite are not saved either."""
+    from pipeline.errors import PipelineError
+    from pipeline.training.checkpoints import Checkpointer
+
+    bad = smoke_cfg.copy()
+    bad.training.generator_lr = bad.training.discriminator_lr = 1e38
+    bad.training.checkpoint_every_steps = 1  # a checkpoint is due after every step
+    with pytest.raises(PipelineError, match=r"training diverged at step \d+: \w+=nan"):
+        train(bad, checkpoint_dir=tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt" / "latest.weights.h5").exists()
+
+    guard = loop.DivergenceGuard()
+    gan = loop.build_gan((28, 28, 1), model=bad.model, loss=bad.loss, regularizers={},
+                         training=bad.training, seed=0)  # fmt: skip
+    guard.set_model(gan)
+    kernel = gan.generator.trainable_weights[0]
+    kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+    checkpointer = Checkpointer(tmp_path / "inf", 1, before_save=guard.check_weights)
+    checkpointer.set_model(gan)
+    with pytest.raises(PipelineError, match=r"diverged at step 0: .*kernel is not finite"):
+        checkpointer._save_model()
+    assert not (tmp_path / "inf" / "latest.weights.h5").exists()
+
+
+@pytest.mark.faults
+def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(smoke_cfg, tmp_path):
+    """Issue 9, #1: a checkpoint that cannot be read (here truncated, as a disk fault or an
+    older Keras's in-place write leaves it) is not a crash: the previous one is resumed; with
+    none readable, the error says how to start afresh."""
+    from pipeline.errors import PipelineError
+
+    cfg = smoke_cfg.copy()
+    cfg.training.checkpoint_every_steps = 3  # 4 steps an epoch: saves at 3, 4 (epoch end), ...
+    cfg.training.epochs = 1
+    train(cfg, checkpoint_dir=tmp_path / "ckpt")
+    latest, previous = (
+        tmp_path / "ckpt" / "latest.weights.h5",
+        tmp_path / "ckpt" / "previous.weights.h5",
+    )
+    assert latest.is_file() and previous.is_file()
+    latest.write_bytes(latest.read_bytes()[:1000])
+    cfg.training.epochs = 2
+    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
+    assert resumed.start_step == 3 and resumed.steps == 8  # from the previous checkpoint
+    for path in (latest, previous):
+        path.write_bytes(b"not a checkpoint")
+    with pytest.raises(PipelineError, match="no checkpoint in .* can be read"):
+        train(cfg, checkpoint_dir=tmp_path / "ckpt")
+
+
+class Crash(keras.callbacks.Callback):
+    """Fails fit() after ``step`` steps, as a killed process would stop (after the checkpoint
+    callbacks of that step have run)."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) == self.step:
+            raise RuntimeError("crash")
+
+
+@pytest.mark.faults
+def test_a_mid_epoch_resume_trains_only_the_steps_left(smoke_cfg, tmp_path):
+    """Issue 9, #5: resumed mid-epoch, training continues at the next batch and stops at the
+    steps asked for (8), not the epoch's steps over again, with the uninterrupted weights."""
+    straight = train(smoke_cfg)  # 2 epochs x 4 steps
+    cfg = smoke_cfg.copy()
+    cfg.training.checkpoint_every_steps = 3
+    with pytest.raises(RuntimeError, match="crash"):
+        train(cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[Crash(7)])
+    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
+    assert (resumed.start_step, resumed.steps) == (6, 8)
+    assert [row["step"] for row in resumed.rows][-1] == 8
+    assert_same_weights(straight, resumed, rtol=1e-5, atol=1e-6)

@@ -57,6 +57,7 @@ def test_idx_round_trip(tmp_path):
     ],
     ids=["bad-magic", "truncated-header", "short-data"],
 )
+@pytest.mark.faults
 def test_corrupt_idx_is_named(tmp_path, payload, message):
     path = tmp_path / "bad-idx1-ubyte.gz"
     with gzip.open(path, "wb") as f:
@@ -66,6 +67,7 @@ def test_corrupt_idx_is_named(tmp_path, payload, message):
     assert str(path) in str(err.value) and "fix:" in str(err.value)
 
 
+@pytest.mark.faults
 def test_not_gzip_is_named(tmp_path):
     path = tmp_path / "x-idx1-ubyte.gz"
     path.write_bytes(b"not gzip at all")
@@ -83,6 +85,7 @@ def test_load_raw_from_local_idx_files(tmp_path):
     assert raw.train[0].dtype == np.uint8 and len(raw.train[1]) == 40
 
 
+@pytest.mark.faults
 def test_local_checksum_mismatch_is_refused(tmp_path):
     folder = write_mnist_like(tmp_path / "raw")
     spec = spec_for(folder)
@@ -91,6 +94,7 @@ def test_local_checksum_mismatch_is_refused(tmp_path):
         read(spec, folder)
 
 
+@pytest.mark.faults
 def test_missing_file_without_download_names_the_fix(tmp_path):
     folder = write_mnist_like(tmp_path / "raw")
     spec = spec_for(folder)
@@ -100,6 +104,7 @@ def test_missing_file_without_download_names_the_fix(tmp_path):
     assert f"copy the official files into {folder}" in str(err.value)
 
 
+@pytest.mark.faults
 def test_missing_file_with_no_network_names_the_fix(tmp_path):
     folder = write_mnist_like(tmp_path / "src")
     spec = spec_for(folder, base_url=f"http://127.0.0.1:{closed_port()}/")
@@ -119,6 +124,7 @@ def test_download_from_local_server(http_server, tmp_path):
     assert all(sha256(dest / f.name) == f.sha256 for f in spec.files)
 
 
+@pytest.mark.faults
 def test_download_with_wrong_checksum_keeps_nothing(http_server, tmp_path):
     www, url = http_server
     write_mnist_like(www)
@@ -178,12 +184,14 @@ def test_image_folder_classes_and_resize(tmp_path):
     assert (images[labels == 0][..., 0] == 255).all() and (images[labels == 1][..., 2] == 255).all()
 
 
+@pytest.mark.faults
 def test_empty_image_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PipelineError, match="holds no PNG or JPEG"):
         read(DATASETS.get("image_folder"), tmp_path / "empty")
 
 
+@pytest.mark.faults
 def test_unreadable_image_is_named(tmp_path):
     (tmp_path / "imgs").mkdir()
     Image.new("L", (8, 8)).save(tmp_path / "imgs" / "ok.png")
@@ -200,6 +208,7 @@ def test_normalize_range():
     assert x.dtype == np.float32 and x.min() == -1.0 and x.max() == 1.0
 
 
+@pytest.mark.faults
 def test_write_prepared_replaces_only_when_complete(tmp_path, monkeypatch):
     folder = write_mnist_like(tmp_path / "raw")
     raw = read(spec_for(folder), folder)

@@ -81,3 +81,26 @@ def test_spectral_norm_keeps_the_top_singular_value_near_1(model, normalized):
         kernel = layer.layer.kernel.numpy()
         top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
         assert top == pytest.approx(1.0, abs=0.05), layer.layer.name
+
+
+def test_minibatch_stddev_channel_measures_the_batchs_variety():
+    """The appended channel is the batch's mean feature std: 0 for identical images, larger for
+    varied ones; the discriminator (plain and conditional) takes it in and still gives logits."""
+    from pipeline.gan.conditional import conditional_networks
+    from pipeline.models import minibatch_stddev
+
+    layer = minibatch_stddev()
+    same = np.ones((4, 3, 3, 2), "float32")
+    varied = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
+    assert np.asarray(layer(same)).shape == (4, 3, 3, 3)
+    assert np.asarray(layer(same))[..., -1] == pytest.approx(0.0, abs=1e-3)
+    expected = varied.std(axis=0).mean()
+    assert np.asarray(layer(varied))[..., -1] == pytest.approx(expected, rel=1e-4)
+
+    cfg = validate_all(compose_config(["model=compact_dcgan", "model.minibatch_std=true"]))
+    _, d = build_networks(cfg.model, (28, 28, 1))
+    assert any(layer.__class__.__name__ == "MinibatchStddev" for layer in d.layers)
+    assert np.asarray(d(varied.repeat(10, 1).repeat(10, 2)[:, :28, :28, :1])).shape == (4, 1)
+    _, conditional_d = conditional_networks(cfg.model, (28, 28, 1), 10)
+    images = np.zeros((4, 28, 28, 1), "float32")
+    assert np.asarray(conditional_d([images, np.arange(4, dtype="int32")])).shape == (4, 1)

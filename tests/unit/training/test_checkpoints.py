@@ -59,6 +59,8 @@ def test_settings_that_do_not_change_the_weights_keep_the_checkpoint(override):
         "training.discriminator_steps=2",
         "training.ema_decay=0.99",
         "training.augment=[color]",
+        "training.mode_seeking=1.0",
+        "model.minibatch_std=false",
     ],
 )
 def test_settings_that_change_the_weights_start_over(override):
