@@ -59,14 +59,19 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
 
 def check_writable(folders: dict[str, Path]) -> None:
-    """Make each folder (named by its config key) if it is missing and prove it writable now,
-    so that a stage fails before its work rather than after it."""
+    """Prove now that each folder (named by its config key) can be written, or made where it
+    is missing (its nearest existing ancestor is a writable folder), so that a stage fails
+    before its work rather than after it. Nothing is left behind."""
     from pipeline.errors import PipelineError
 
     for key, folder in folders.items():
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+            if not existing.is_dir():
+                raise NotADirectoryError(20, f"{existing} is a file, not a folder")
+            fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
             os.close(fd)
             os.unlink(probe)
         except OSError as e:

@@ -82,12 +82,13 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 def _integer(value, name: str, low: int, high: int, what: str = "an integer") -> int:
     """``value`` as an int in [low, high], or a 400 naming the value: 1.5, "3", 1e30 and a
     missing value are refused, never truncated or wrapped around."""
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
-        ok, value = True, int(value)
-    if not ok or not low <= int(value) <= high:
-        raise _bad_request(f"{name} must be {what} from {low} to {high} (got {value!r})")
-    return int(value)
+    whole = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    integral = isinstance(value, float | np.floating) and np.isfinite(value) and value.is_integer()
+    number = int(value) if whole or integral else None
+    if number is None or not low <= number <= high:
+        shown = float(value) if isinstance(value, np.floating) else value
+        raise _bad_request(f"{name} must be {what} from {low} to {high} (got {shown!r})")
+    return number
 
 
 mlflow.models.set_model(GeneratorModel())
