@@ -65,10 +65,10 @@ def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion
     taking it for "none yet" would register a duplicate."""
     try:
         found = client.search_model_versions(f"name = '{name}' and tags.train_run_id = '{run_id}'")
-    except MlflowException as e:
+    except Exception as e:  # MlflowException, SQLAlchemy's and connection errors alike
         raise PipelineError(
             f"cannot search the model registry for run {run_id}'s version of {name!r}: "
-            f"{e.message.splitlines()[0] if e.message else type(e).__name__}",
+            f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}",
             "check that the tracking store is reachable (tracking.uri) and run register again",
         ) from e
     return found[0] if found else None

@@ -49,24 +49,6 @@ def test_unknown_dataset_on_the_command_line(tmp_path):
     assert "dataset/imagenet" in result.stderr and "fashion_mnist" in result.stderr
 
 
-def test_unknown_key_and_malformed_override_on_the_command_line(tmp_path):
-    """Hydra's own refusals get the same error/fix lines and exit status 2 (issue 9, #11)."""
-    unknown = run_module("pipeline.stages.train", "training.epoch=2", f"hydra.run.dir={tmp_path}")
-    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
-    assert "error: " in unknown.stderr and "training.epoch" in unknown.stderr
-    assert "fix: check the spelling" in unknown.stderr
-    malformed = run_module("pipeline.stages.train", "model=", "training.epochs=[1,",
-                           f"hydra.run.dir={tmp_path}")  # fmt: skip
-    assert malformed.returncode == 2 and "error: cannot read" in malformed.stderr
-
-
-def test_a_sweeps_unknown_option_is_refused_before_any_job_runs(tmp_path):
-    result = run_module("pipeline.stages.train", "-m", "model=mlp,transformer",
-                        "experiment=smoke", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
-    assert result.returncode == 2 and "model/transformer" in result.stderr
-    assert not list(tmp_path.iterdir()), "no job started"
-
-
 def test_a_corrupt_generator_file_names_itself_and_the_stage_to_rerun(tmp_path):
     """Issue 9, #9: not Keras's misleading "File not found" traceback."""
     params = OmegaConf.load(ROOT / "params.yaml")

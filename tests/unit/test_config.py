@@ -225,3 +225,34 @@ def test_all_sections_cover_the_config():
     """Every top-level key of conf/ is read by some stage (or it would never be validated)."""
     tops = {key.split(".")[0] for key in all_sections()} | {"seed", "paths"}
     assert set(compose_config()) <= tops
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["training.epoch=2"], "training.epoch"),  # a key conf/ does not have
+        (["model=transformer"], "model/transformer"),  # an option conf/model/ does not have
+        (["-m", "model=mlp,transformer"], "model/transformer"),  # one value of a sweep
+        (["training.epochs=[1,"], "cannot read the command line's overrides"),
+    ],
+    ids=["unknown-key", "unknown-option", "sweep-value", "malformed"],
+)
+def test_hydras_refusals_become_error_and_fix_lines(args, shown, capsys):
+    """Issue 9, #11: exit 2 with error/fix lines (Hydra itself exits 1 with its own text),
+    before any job of a sweep runs."""
+    from pipeline.cli import check_overrides
+
+    with pytest.raises(SystemExit) as stopped:
+        check_overrides(args)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith("error: ") and shown in err
+    assert "\n  fix: " in err
+
+
+def test_good_overrides_and_hydras_own_flags_pass():
+    from pipeline.cli import check_overrides
+
+    check_overrides(["model=mlp", "training.epochs=2", "experiment=smoke"])
+    check_overrides(["-m", "model=mlp,dcgan", "hydra/launcher=basic"])
+    check_overrides(["--cfg", "job", "model=whatever"])  # left to Hydra

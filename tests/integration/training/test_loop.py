@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import keras
 import numpy as np
 import pytest
@@ -255,4 +258,35 @@ def test_a_mid_epoch_resume_trains_only_the_steps_left(smoke_cfg, tmp_path):
     resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
     assert (resumed.start_step, resumed.steps) == (6, 8)
     assert [row["step"] for row in resumed.rows][-1] == 8
+    assert_same_weights(straight, resumed, rtol=1e-5, atol=1e-6)
+
+
+class SignalAt(keras.callbacks.Callback):
+    """Sends this process ``number`` after ``step`` steps: a real signal, as from a terminal."""
+
+    def __init__(self, step: int, number: int):
+        super().__init__()
+        self.step, self.number = step, number
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) == self.step:
+            os.kill(os.getpid(), self.number)
+
+
+@pytest.mark.faults
+def test_ctrl_c_checkpoints_the_step_and_resumes_exactly(smoke_cfg, tmp_path):
+    """Issue 9, #2: Ctrl-C (SIGINT) finishes the step, checkpoints it and stops with exit
+    status 130; the next run resumes there and ends with the uninterrupted run's weights. The
+    handlers are put back afterwards (a later Ctrl-C is Python's KeyboardInterrupt again)."""
+    from pipeline.errors import Interrupted
+
+    straight = train(smoke_cfg)
+    # Sent after step 3's callbacks ran, the signal is seen after the next step (4), as one
+    # arriving during step 4's compute would be.
+    with pytest.raises(Interrupted, match="stopped by SIGINT at step 4") as stopped:
+        train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[SignalAt(3, signal.SIGINT)])
+    assert stopped.value.exit_status == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed = train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")
+    assert (resumed.start_step, resumed.steps) == (4, 8)
     assert_same_weights(straight, resumed, rtol=1e-5, atol=1e-6)
