@@ -212,7 +212,8 @@ class GracefulStop(keras.callbacks.Callback):
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
         for number in self.SIGNALS:
-            self._previous[number] = signal.signal(number, self._handle)
+            if signal.getsignal(number) is not signal.SIG_IGN:  # ignored (nohup &): left so
+                self._previous[number] = signal.signal(number, self._handle)
 
     def on_train_end(self, logs=None):
         self._restore()

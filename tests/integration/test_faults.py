@@ -100,7 +100,12 @@ def test_sigkill_then_resume_closes_the_orphaned_run_and_links_it(workdir):
     [orphan] = runs(workdir)
     assert orphan.info.status == "RUNNING"
 
-    resumed = start_training(workdir, "training.epochs=100")  # 400 steps: past the checkpoint
+    resumed = start_training(  # 100 steps: past the checkpoint, few log lines and grids
+        workdir,
+        "training.epochs=25",
+        "training.log_every_steps=20",
+        "training.sample_every_steps=50",
+    )
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr[-3000:]
     by_id = {run.info.run_id: run for run in runs(workdir)}

@@ -277,16 +277,19 @@ class SignalAt(keras.callbacks.Callback):
 def test_ctrl_c_checkpoints_the_step_and_resumes_exactly(smoke_cfg, tmp_path):
     """Issue 9, #2: Ctrl-C (SIGINT) finishes the step, checkpoints it and stops with exit
     status 130; the next run resumes there and ends with the uninterrupted run's weights. The
-    handlers are put back afterwards (a later Ctrl-C is Python's KeyboardInterrupt again)."""
+    handlers are put back afterwards (a later Ctrl-C is Python's KeyboardInterrupt again); an
+    ignored signal (a job started with nohup ... &) is left ignored."""
     from pipeline.errors import Interrupted
 
     straight = train(smoke_cfg)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     # Sent after step 3's callbacks ran, the signal is seen after the next step (4), as one
     # arriving during step 4's compute would be.
     with pytest.raises(Interrupted, match="stopped by SIGINT at step 4") as stopped:
         train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[SignalAt(3, signal.SIGINT)])
     assert stopped.value.exit_status == 130
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, before)
     resumed = train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")
     assert (resumed.start_step, resumed.steps) == (4, 8)
     assert_same_weights(straight, resumed, rtol=1e-5, atol=1e-6)
