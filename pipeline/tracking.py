@@ -57,14 +57,18 @@ def git_commit(path: Path | None = None) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def sqlite_file(uri: str) -> Path:
+    """The database file of a ``sqlite:///`` tracking URI."""
+    return Path(uri.removeprefix("sqlite:///"))
+
+
 def artifact_location(uri: str, experiment_name: str) -> str | None:
     """Beside an SQLite store, in mlartifacts/. MLflow's default is ./mlruns relative to the
     working directory, which for DVC's queued experiments is a copy that is thrown away.
     A tracking server decides for itself (None)."""
     if not uri.startswith("sqlite:///"):
         return None
-    db = Path(uri.removeprefix("sqlite:///"))
-    return (db.parent / "mlartifacts" / experiment_name).as_uri()
+    return (sqlite_file(uri).parent / "mlartifacts" / experiment_name).as_uri()
 
 
 def configure(tracking: Mapping[str, Any]) -> str:
@@ -101,7 +105,7 @@ def _first_contact_lock(uri: str) -> Iterator[None]:
         return
     import fcntl
 
-    db = Path(uri.removeprefix("sqlite:///"))
+    db = sqlite_file(uri)
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(db.with_name(db.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

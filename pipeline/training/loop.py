@@ -216,16 +216,16 @@ class GracefulStop(keras.callbacks.Callback):
                 self._previous[number] = signal.signal(number, self._handle)
 
     def on_train_end(self, logs=None):
-        self._restore()
+        self.restore_handlers()
 
-    def _restore(self) -> None:
+    def restore_handlers(self) -> None:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         self._previous.clear()
 
     def _handle(self, number, frame):
         if self.requested is not None:  # the second signal: stop now
-            self._restore()
+            self.restore_handlers()
             raise KeyboardInterrupt
         self.requested = number
         print(f"\n{signal.Signals(number).name}: stopping after this step (again: at once)")
@@ -233,7 +233,7 @@ class GracefulStop(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.requested is None:
             return
-        self._restore()
+        self.restore_handlers()
         step = int(self.model.g_optimizer.iterations.numpy())
         if self.save is not None:
             self.save()
@@ -371,7 +371,7 @@ def train(
             verbose=1 if sys.stdout.isatty() else 2,
         )
     finally:
-        stop._restore()  # the signal handlers, whatever ended training
+        stop.restore_handlers()  # the signal handlers, whatever ended training
     guard.check_weights()
     if gan.ema_generator is not None:
         recalibrate_batch_norm(gan.ema_generator, model["latent_dim"], seed)
