@@ -10,8 +10,9 @@ is touched, and a PipelineError becomes one readable message and exit status 2.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import Section, validate
+from pipeline.config import Section, flatten, validate
 from pipeline.errors import PipelineError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -35,6 +36,63 @@ def run_guarded(stage: StageFn, cfg: DictConfig, sections: Mapping[str, Section]
         sys.exit(e.exit_status)
 
 
+# Overrides that say where a run goes, not what it is: left out of run names.
+_NOT_IN_NAMES = ("paths.", "tracking.", "hydra.", "hparams_search")
+
+
+def run_name(cfg: DictConfig, overrides: Sequence[str] | None = None, most: int = 6) -> str:
+    """What a run is, in a line: model preset, dataset, and the overrides that set it apart,
+    e.g. ``compact_dcgan fashion_mnist experiment=smoke training.generator_lr=1e-4``.
+
+    ``overrides``: the command line's (Hydra), or None to list the values that differ from
+    conf/'s defaults (a run from params.yaml, as DVC starts it); at most ``most`` of them."""
+    model = _preset("model", cfg.model) if "model" in cfg else None
+    dataset = cfg.dataset.name if "dataset" in cfg else None
+    if overrides is None:
+        default = _default_config()
+        flat, base = flatten(cfg), flatten(default)
+        skip = ("model.",) if model and model != _preset("model", default.model) else ()
+        overrides = [f"{k}={v}" for k, v in flat.items()
+                     if base.get(k) != v and not k.startswith(skip)]  # fmt: skip
+    shown = [o for o in overrides if not o.lstrip("+~").startswith(_NOT_IN_NAMES)]
+    if len(shown) > most:
+        shown = [*shown[:most], f"(+{len(shown) - most} more)"]
+    experiment = os.environ.get("DVC_EXP_NAME")
+    parts = [model, dataset, *shown, f"[dvc exp {experiment}]" if experiment else None]
+    return " ".join(p for p in parts if p)[:250]
+
+
+def _preset(group: str, section: DictConfig) -> str:
+    """The conf/<group>/ option that a composed section came from (the Hydra choice, or the
+    YAML file it equals), else its ``name``."""
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get(group)
+        if choice:
+            return str(choice)
+    wanted = OmegaConf.to_container(section, resolve=True)
+    for option in sorted((CONF_DIR / group).glob("*.yaml")):
+        if OmegaConf.to_container(OmegaConf.load(option)) == wanted:
+            return option.stem
+    return str(section.get("name", group))
+
+
+def _default_config() -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose("config")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config")
+
+
+def _named(cfg: DictConfig, overrides: Sequence[str] | None) -> DictConfig:
+    """Fill ``tracking.run_name`` when the config leaves it null."""
+    if "tracking" in cfg and not cfg.tracking.get("run_name"):
+        cfg.tracking.run_name = run_name(cfg, overrides)
+    return cfg
+
+
 def _per_job_outputs(cfg: DictConfig) -> DictConfig:
     """In a Hydra multirun, each job writes its models/metrics/plots into its own job folder
     (the MLflow run is the record); the shared data and checkpoint cache stay where they are."""
@@ -46,11 +104,14 @@ def _per_job_outputs(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def entrypoint(stage: StageFn, sections: Mapping[str, Section]) -> Callable[[], Any]:
+def entrypoint(
+    stage: StageFn, sections: Mapping[str, Section], config_name: str = "config"
+) -> Callable[[], Any]:
     """``main()`` for a stage that reads ``sections`` of the config (besides seed and paths)."""
 
-    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
     def hydra_main(cfg: DictConfig) -> Any:
+        cfg = _named(cfg, list(HydraConfig.get().overrides.task))
         return run_guarded(stage, _per_job_outputs(cfg), sections)
 
     def main() -> Any:
@@ -66,14 +127,14 @@ def entrypoint(stage: StageFn, sections: Mapping[str, Section]) -> Callable[[], 
             if not isinstance(loaded, DictConfig):
                 print(f"error: {params} is not a mapping of config sections", file=sys.stderr)
                 sys.exit(2)
-            return run_guarded(stage, loaded, sections)
-        check_overrides(args)
+            return run_guarded(stage, _named(loaded, None), sections)
+        check_overrides(args, config_name)
         return hydra_main()
 
     return main
 
 
-def check_overrides(args: list[str]) -> None:
+def check_overrides(args: list[str], config_name: str = "config") -> None:
     """Compose conf/ with the command line's overrides as Hydra would, and turn what Hydra
     refuses (an unknown option, group or key, a malformed override) into the error and fix
     lines and exit status 2 of every other input error, rather than Hydra's text and status 1.
@@ -92,6 +153,8 @@ def check_overrides(args: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as e:
         _refuse(f"cannot read the command line's overrides: {e}")
+    for o in parsed:
+        _check_option(o)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     trials = [fixed]
     if multirun:
@@ -103,9 +166,32 @@ def check_overrides(args: list[str]) -> None:
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             for trial in trials:
-                compose("config", overrides=trial)
+                compose(config_name, overrides=trial)
     except (HydraException, OmegaConfBaseException) as e:
         _refuse(" ".join(str(e).split()))
+
+
+def _check_option(override: Any) -> None:
+    """An option of a group that is optional in the defaults list (``experiment``,
+    ``hparams_search``) must exist: Hydra silently composes without a misspelt one."""
+    group = override.key_or_group
+    folder = CONF_DIR / group
+    if group.startswith("hydra") or not folder.is_dir() or override.is_delete():
+        return
+    if override.is_sweep_override():
+        if not override.is_discrete_sweep():
+            return
+        values: list[Any] = list(override.sweep_string_iterator())
+    else:
+        value = override.value()
+        values = list(value) if isinstance(value, list) else [value]
+    known = sorted(p.stem for p in folder.glob("*.yaml"))
+    for value in values:
+        if value is not None and str(value) not in known:
+            _refuse(
+                f"conf/{group}/ has no option '{value}' ({group}={value}); its options: "
+                + ", ".join(known)
+            )
 
 
 def _refuse(problem: str) -> NoReturn:

@@ -116,6 +116,35 @@ class EvaluationConfig:
 
 
 @dataclass
+class TuneConfig:
+    """``python -m pipeline.tune``: the score of metrics/eval.json that a sweep minimises."""
+
+    objective: str = setting(choices=("fid", "kid_mean", "per_class_fid_mean"))
+
+
+@dataclass
+class PrunerConfig:
+    """Optuna's median pruner on the quality probe's FID during training."""
+
+    enabled: bool = setting()
+    startup_trials: int = setting(ge=0)  # trials run to the end before any is pruned
+    warmup_steps: int = setting(ge=0)  # training steps before a trial may be pruned
+
+
+@dataclass
+class SearchConfig:
+    """An Optuna search (conf/hparams_search/): which keys, over what, how many trials."""
+
+    study_name: str = setting()
+    n_trials: int = setting(ge=1)
+    sampler_seed: int = setting(ge=0)
+    storage: str | None = setting()  # Optuna's own; null: sqlite:///<repo root>/optuna.db
+    # "<dotted key>": {low, high, log} (numbers) or {choices: [...]}
+    params: dict[str, Any] = setting()
+    pruner: PrunerConfig = section(PrunerConfig)
+
+
+@dataclass
 class RegistryConfig:
     model_name: str = setting()
     max_images: int = setting(ge=1)  # largest num_images one request may ask for
@@ -275,6 +304,21 @@ def _invalid(key: str, value: Any, expected: str) -> PipelineError:
     return PipelineError(
         f"invalid configuration value for '{key}': {shown!r}", f"use a value that is {expected}"
     )
+
+
+def flatten(cfg: DictConfig | Mapping[str, Any]) -> dict[str, str]:
+    """The resolved config as dotted names ("training.epochs" -> "5"): MLflow's params."""
+    flat: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            flat[prefix[:-1]] = str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg, "")
+    return flat
 
 
 def repo_root(start: Path | None = None) -> Path:

@@ -23,3 +23,12 @@ class Interrupted(PipelineError):
         super().__init__(problem, fix)
         self.signal_number = signal_number
         self.exit_status = 128 + signal_number
+
+
+class Pruned(Exception):
+    """A search's pruner stopped a trial whose intermediate score (the quality probe's FID at
+    ``step``) is hopeless next to the other trials'. Not an error: the search goes on."""
+
+    def __init__(self, step: int, score: float):
+        super().__init__(f"pruned at step {step} (intermediate score {score:.3f})")
+        self.step, self.score = step, score

@@ -17,8 +17,8 @@ import mlflow.exceptions
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import repo_root, tracking_uri
-from pipeline.errors import Interrupted, PipelineError
+from pipeline.config import flatten, repo_root, tracking_uri
+from pipeline.errors import Interrupted, PipelineError, Pruned
 from pipeline.viz import image_grid
 
 # MLflow's own chatter (alembic migrations, "run ... started") drowns the training output.
@@ -26,19 +26,21 @@ for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-def flatten(cfg: DictConfig) -> dict[str, str]:
-    """The resolved config as dotted MLflow params ("training.epochs" -> "5")."""
-    flat: dict[str, str] = {}
+# Metric names are "<section>/<name>", the same for every kind of run (plain, sweep child, DVC
+# experiment), so that the MLflow UI shows each section apart and compares any mix of runs:
+TRAIN = "train"  # training curves: losses, D's accuracy, throughput, by step
+PROBE = "probe"  # the quality probe's FID/KID during training, by step
+FINAL = "final"  # the training run's summary (last values, steps, seconds)
+EVAL = "eval"  # the evaluate stage's scores
+FLOOR = "floor"  # the real-vs-real floor of those scores under the same protocol
+OBJECTIVE = f"{EVAL}/fid"  # what sweeps minimise
 
-    def walk(node, prefix):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{prefix}{k}.")
-        else:
-            flat[prefix[:-1]] = str(node)
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
-    return flat
+def training_metric_key(name: str) -> str:
+    """``d_loss`` -> ``train/d_loss``; the probe's ``probe_fid`` -> ``probe/fid``."""
+    if name.startswith("probe_"):
+        return f"{PROBE}/{name.removeprefix('probe_')}"
+    return f"{TRAIN}/{name}"
 
 
 def git_commit(path: Path | None = None) -> str:
@@ -141,11 +143,16 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
 
 @contextlib.contextmanager
 def training_run(
-    cfg: DictConfig, data_meta: Mapping[str, Any], checkpoint_dir: Path | None = None
+    cfg: DictConfig,
+    data_meta: Mapping[str, Any],
+    checkpoint_dir: Path | None = None,
+    parent_run_id: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run with the full resolved config, the git commit and the data checksum.
-    Runs of the same checkpoint folder that a killed process left RUNNING are marked KILLED
-    first, and the new run names them (tag ``continues_runs``)."""
+    """An MLflow run with the full resolved config, the git commit and the data checksum,
+    named ``tracking.run_name`` (the CLI names it after the model, dataset and overrides), a
+    child of ``parent_run_id`` when a sweep runs it. Runs of the same checkpoint folder that a
+    killed process left RUNNING are marked KILLED first, and the new run names them (tag
+    ``continues_runs``). A pruned trial ends KILLED with tag ``pruned_at_step``."""
     configure(cfg.tracking)
     tags = {
         "git_commit": git_commit(),
@@ -164,6 +171,8 @@ def training_run(
         )
         if orphans:
             tags["continues_runs"] = ",".join(orphans)
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
     tags.update(host=socket.gethostname(), pid=str(os.getpid()))
     with mlflow.start_run(run_name=cfg.tracking.run_name, tags=tags) as run:
         mlflow.log_params(flatten(cfg))
@@ -173,6 +182,10 @@ def training_run(
             yield run
         except Interrupted as e:  # SIGTERM / Ctrl-C: a clear status, not FAILED
             mlflow.set_tag("stopped_by", signal.Signals(e.signal_number).name)
+            mlflow.end_run("KILLED")
+            raise
+        except Pruned as e:  # a search's pruner stopped a hopeless trial
+            mlflow.set_tags({"pruned_at_step": e.step, "pruned_score": e.score})
             mlflow.end_run("KILLED")
             raise
 
@@ -216,7 +229,7 @@ class MlflowObserver:
     """Streams interval metrics and sample grids of a training run to the active MLflow run."""
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:
-        mlflow.log_metrics(metrics, step=step)
+        mlflow.log_metrics({training_metric_key(k): v for k, v in metrics.items()}, step=step)
 
     def on_samples(self, images: np.ndarray, step: int) -> None:
         mlflow.log_image(image_grid(images), key="samples", step=step)
@@ -260,8 +273,8 @@ def log_evaluation(
     so that the MLflow UI compares training runs by FID."""
     configure(tracking)
     with mlflow.start_run(run_id=run_id, tags=None if run_id else {"stage": "evaluate"}):
-        flat = {k: v for k, v in result.items() if isinstance(v, int | float)}
-        flat.update({f"floor_{k}": v for k, v in result["floor"].items()})
+        flat = {f"{EVAL}/{k}": v for k, v in result.items() if isinstance(v, int | float)}
+        flat.update({f"{FLOOR}/{k}": v for k, v in result["floor"].items()})
         mlflow.log_metrics(flat)
         mlflow.set_tags({f"protocol.{k}": str(v) for k, v in result["protocol"].items()})
         mlflow.log_dict(dict(result), "evaluation/eval.json")

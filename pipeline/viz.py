@@ -40,6 +40,16 @@ def save_png(array: np.ndarray, path) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def subplots(*args, **kwargs):
+    """matplotlib's ``plt.subplots`` on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
 def save_figure(figure, path) -> None:
     from pipeline.io import atomic_path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -28,6 +29,7 @@ from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
 from pipeline.training import history, loop
 from pipeline.training.checkpoints import checkpoint_fingerprint
+from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
 from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
 
@@ -41,9 +43,15 @@ SECTIONS: dict[str, Section] = {
 }
 
 
-def train(cfg: DictConfig) -> str:
+def train(
+    cfg: DictConfig,
+    *,
+    parent_run_id: str | None = None,
+    observers: Sequence[TrainingObserver] = (),
+) -> str:
     """Returns the MLflow run id. GAN losses say little about quality, so no loss is handed to
-    a Hydra sweeper as an objective; `evaluate` returns the FID for that."""
+    a sweeper as an objective: `pipeline.tune` trains, evaluates and returns the FID. A sweep
+    passes its parent run and, for pruning, observers of the training curves."""
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
@@ -61,13 +69,13 @@ def train(cfg: DictConfig) -> str:
         real = data.images("test")[: cfg.training.probe_samples]
         probe = QualityProbe.from_classifier(out.classifier, real, seed=cfg.seed)
 
-    with tracking.training_run(cfg, data.meta, checkpoint_dir) as run:
+    with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
         result = loop.train(
             data.images("train"),
             train_labels=data.labels("train"),
             num_classes=len(data.meta["class_names"]),
             seed=cfg.seed,
-            observers=[tracking.MlflowObserver()],
+            observers=[tracking.MlflowObserver(), *observers],
             checkpoint_dir=checkpoint_dir,
             probe=probe,
             **gan_sections,
@@ -83,7 +91,9 @@ def train(cfg: DictConfig) -> str:
         if result.probe_rows:
             last = result.probe_rows[-1]
             summary.update({k: v for k, v in last.items() if k != "step"})
-        mlflow.log_metrics({f"final_{k}": v for k, v in summary.items()}, step=result.steps)
+        mlflow.log_metrics(
+            {f"{tracking.FINAL}/{k}": v for k, v in summary.items()}, step=result.steps
+        )
 
         with atomic_path(out.generator) as tmp:
             result.generator.save(tmp)

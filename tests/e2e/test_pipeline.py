@@ -80,7 +80,7 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     )
     assert len(run.data.tags["git_commit"]) >= 7
     for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "images_per_s"):
-        history = client.get_metric_history(run_id, key)
+        history = client.get_metric_history(run_id, f"train/{key}")
         assert [m.step for m in history] == [2, 4, 6, 8], key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"config.yaml", "samples.png", "training_curves.png", "images"} <= artifacts
@@ -155,16 +155,16 @@ def test_dvc_repro_and_exp_run(tmp_path):
     champion = client.get_model_version_by_alias("fashion_mnist-generator", "champion")
     assert champion.tags["decision"] == "champion"
     train_run = client.get_run(champion.run_id)
-    assert train_run.data.metrics["fid"] == pytest.approx(evaluation["fid"])
+    assert train_run.data.metrics["eval/fid"] == pytest.approx(evaluation["fid"])
     # The quality probe (classifier before train): a KID/FID curve beside the losses.
-    probe = client.get_metric_history(champion.run_id, "probe_fid")
+    probe = client.get_metric_history(champion.run_id, "probe/fid")
     assert [m.step for m in probe] == [8] and probe[0].value > 0
     quality = (repo / "plots" / "train_quality.csv").read_text().splitlines()
     assert quality[0] == "step,probe_fid,probe_kid" and quality[1].startswith("8,")
     assert metrics["metrics/train.json"]["data"]["probe_kid"] == pytest.approx(
-        client.get_metric_history(champion.run_id, "probe_kid")[-1].value
+        client.get_metric_history(champion.run_id, "probe/kid")[-1].value
     )
-    assert train_run.data.metrics["floor_fid"] == pytest.approx(evaluation["floor"]["fid"])
+    assert train_run.data.metrics["floor/fid"] == pytest.approx(evaluation["floor"]["fid"])
 
     plots = run_command(["dvc", "plots", "show", "--json"], cwd=repo, env=env)
     assert plots.returncode == 0 and "GAN losses" in plots.stdout

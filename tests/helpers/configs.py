@@ -16,10 +16,13 @@ CONF = ROOT / "conf"
 STAGES = ("prepare", "train", "classifier", "evaluate", "register", "generate")
 
 
-def compose_config(overrides: list[str] | None = None, conf_dir: Path = CONF) -> DictConfig:
-    """conf/ composed with overrides, as `python -m pipeline.stages.<stage>` would see it."""
+def compose_config(
+    overrides: list[str] | None = None, conf_dir: Path = CONF, config_name: str = "config"
+) -> DictConfig:
+    """conf/ composed with overrides, as `python -m pipeline.stages.<stage>` would see it
+    (``config_name="tune"``: as `python -m pipeline.tune` would)."""
     with initialize_config_dir(str(conf_dir), version_base="1.3"):
-        return compose("config", overrides=overrides or [])
+        return compose(config_name, overrides=overrides or [])
 
 
 def options(group: str) -> list[str]:

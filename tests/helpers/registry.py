@@ -25,7 +25,7 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     cfg.tracking.uri = mlflow.get_tracking_uri()
     tracking.configure(cfg.tracking)
     with mlflow.start_run(run_name=name) as run:
-        mlflow.log_metric("fid", fid)
+        mlflow.log_metric("eval/fid", fid)
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
     (folder / "metrics").mkdir()
     (folder / "metrics" / "eval.json").write_text(

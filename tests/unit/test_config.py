@@ -232,11 +232,17 @@ def test_all_sections_cover_the_config():
     ("args", "shown"),
     [
         (["training.epoch=2"], "training.epoch"),  # a key conf/ does not have
-        (["model=transformer"], "model/transformer"),  # an option conf/model/ does not have
-        (["-m", "model=mlp,transformer"], "model/transformer"),  # one value of a sweep
+        (
+            ["model=transformer"],
+            "conf/model/ has no option 'transformer'",
+        ),  # an option conf/model/ does not have
+        (["-m", "model=mlp,transformer"], "no option 'transformer'"),  # one value of a sweep
         (["training.epochs=[1,"], "cannot read the command line's overrides"),
+        # Hydra composes without a misspelt option of an optional group, silently.
+        (["experiment=smoek"], "conf/experiment/ has no option 'smoek'"),
+        (["regularizers=[r1,r3]"], "conf/regularizers/ has no option 'r3'"),
     ],
-    ids=["unknown-key", "unknown-option", "sweep-value", "malformed"],
+    ids=["unknown-key", "unknown-option", "sweep-value", "malformed", "optional-group", "list"],
 )
 def test_hydras_refusals_become_error_and_fix_lines(args, shown, capsys):
     """Issue 9, #11: exit 2 with error/fix lines (Hydra itself exits 1 with its own text),
