@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.helpers.configs import ROOT
@@ -192,19 +192,45 @@ def test_dvc_repro_and_exp_run(tmp_path):
         ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "lock"],
         cwd=repo, check=True,
     )  # fmt: skip
-    # ... here the default's class-conditional GAN, through train, evaluate and register.
-    exp = run_command(
-        ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "training.epochs=1",
-         "-S", "training.conditional=true"],
-        cwd=repo, env=env,
+    # Queued DVC experiments (issue 8, #4): each runs in its own copy of the repository under
+    # .dvc/tmp/exps/, yet its MLflow run lands in the repository's own store (no tracking URI
+    # set: sqlite:///<repo>/mlflow.db), and `dvc exp show` lists its scores beside its params.
+    # Both are the default's class-conditional GAN, through train, evaluate and register.
+    queue_env = {**env, "MLFLOW_TRACKING_URI": ""}
+    queued = run_command(
+        ["dvc", "exp", "run", "--queue", "-S", "model=mlp,dcgan_small", "-S", "experiment=smoke",
+         "-S", "training.epochs=1", "-S", "training.conditional=true"],
+        cwd=repo, env=queue_env,
     )  # fmt: skip
-    assert exp.returncode == 0, exp.stdout + exp.stderr
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert params["training"]["epochs"] == 1 and params["model"]["name"] == "mlp"
-    assert json.loads((repo / "metrics" / "train.json").read_text())["steps"] == 4
-    evaluation = json.loads((repo / "metrics" / "eval.json").read_text())
-    assert 0 <= evaluation["label_accuracy"] <= 1 and len(evaluation["per_class"]) == 10
-    runs = runs_in(env["MLFLOW_TRACKING_URI"])
-    assert len(runs) == 2 and any(r.data.tags.get("dvc_experiment") for r in runs)
-    versions = client.search_model_versions("name = 'fashion_mnist-generator'")
-    assert len(versions) == 2, "the experiment's generator was registered too"
+    assert queued.returncode == 0 and queued.stdout.count("Queued experiment") == 2, queued.stderr
+    started = run_command(["dvc", "queue", "start"], cwd=repo, env=queue_env)
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 480
+    while time.monotonic() < deadline:
+        status = run_command(["dvc", "queue", "status"], cwd=repo, env=queue_env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    shown = run_command(["dvc", "exp", "show", "--json"], cwd=repo, env=queue_env)
+    experiments = {
+        rev["name"]: rev["data"]
+        for commit in json.loads(shown.stdout)  # workspace, then the baseline commit
+        for exp in commit.get("experiments") or []
+        for rev in exp["revs"]
+    }
+    assert len(experiments) == 2, shown.stdout[:500]
+    models = set()
+    for data in experiments.values():
+        models.add(data["params"]["params.yaml"]["data"]["model"]["name"])
+        evaluation = data["metrics"]["metrics/eval.json"]["data"]
+        assert evaluation["fid"] > 0 and 0 <= evaluation["label_accuracy"] <= 1
+        assert data["metrics"]["metrics/train.json"]["data"]["steps"] == 4
+    assert models == {"mlp", "dcgan"}
+    store = f"sqlite:///{repo / 'mlflow.db'}"
+    runs = runs_in(store)
+    assert {r.data.tags.get("dvc_experiment") for r in runs} == set(experiments)
+    assert all(r.data.metrics["eval/fid"] > 0 for r in runs)
+    assert all(f"[dvc exp {r.data.tags['dvc_experiment']}]" in r.info.run_name for r in runs)
+    versions = MlflowClient(store).search_model_versions("name = 'fashion_mnist-generator'")
+    assert len(versions) == 2, "each experiment's generator was registered"
