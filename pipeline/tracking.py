@@ -190,6 +190,16 @@ def training_run(
             raise
 
 
+def log_summary(summary: Mapping[str, float], step: int) -> None:
+    """A training run's summary (metrics/train.json) as ``final/<name>`` metrics."""
+    mlflow.log_metrics({f"{FINAL}/{k}": v for k, v in summary.items()}, step=step)
+
+
+def run_reference(run: mlflow.ActiveRun) -> dict[str, str]:
+    """What models/train_run.json holds: the run, and the store it is in."""
+    return {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
+
+
 def close_orphaned_runs(experiment_name: str, tag: str, value: str) -> list[str]:
     """Mark KILLED the runs of the current experiment left RUNNING with ``tag`` = ``value`` by
     a process of this host that no longer exists (killed with SIGKILL, or the machine lost

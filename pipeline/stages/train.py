@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +27,7 @@ from pipeline.gan.sampling import sample
 from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
 from pipeline.training import history, loop
-from pipeline.training.checkpoints import checkpoint_fingerprint
+from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
 from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
 from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
@@ -60,9 +59,7 @@ def train(
         for key in ("model", "loss", "regularizers", "training")
     }
     fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **gan_sections)
-    checkpoint_dir = out.checkpoints / fingerprint
-    if not cfg.training.resume and checkpoint_dir.exists():
-        checkpoint_dir = checkpoint_dir.with_name(f"{fingerprint}-{os.getpid()}")
+    checkpoint_dir = checkpoint_folder(out.checkpoints, fingerprint, cfg.training.resume)
 
     probe = None
     if cfg.training.probe_every_steps:
@@ -86,20 +83,14 @@ def train(
         if result.start_step:
             mlflow.set_tag("resumed_from_step", result.start_step)
         summary = history.summary(
-            result.gan.metric_names, result.history, rows, result.steps, result.seconds
-        )
-        if result.probe_rows:
-            last = result.probe_rows[-1]
-            summary.update({k: v for k, v in last.items() if k != "step"})
-        mlflow.log_metrics(
-            {f"{tracking.FINAL}/{k}": v for k, v in summary.items()}, step=result.steps
-        )
+            result.gan.metric_names, result.history, rows, result.steps, result.seconds,
+            result.probe_rows,
+        )  # fmt: skip
+        tracking.log_summary(summary, result.steps)
 
         with atomic_path(out.generator) as tmp:
             result.generator.save(tmp)
-        write_json(
-            out.train_run, {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
-        )
+        write_json(out.train_run, tracking.run_reference(run))
         write_json(out.metric(artifacts.TRAIN_METRICS), summary)
         history.write_rows(out.plot(artifacts.TRAIN_HISTORY), rows)
         history.write_rows(

@@ -29,6 +29,15 @@ CHECKPOINT_FORMAT = 2
 DATA_IDENTITY = ("checksum", "shape", "counts", "limit")
 
 
+def checkpoint_folder(root: Path, fingerprint: str, resume: bool) -> Path:
+    """<root>/<fingerprint>, resumed when it exists; with resume off and a folder there, a new
+    one beside it (the old one is left as it is)."""
+    folder = root / fingerprint
+    if not resume and folder.exists():
+        folder = folder.with_name(f"{fingerprint}-{os.getpid()}")
+    return folder
+
+
 def checkpoint_fingerprint(
     *,
     seed: int,

@@ -49,15 +49,18 @@ def summary(
     rows: Sequence[dict[str, float]],
     steps: int,
     seconds: float,
+    probe_rows: Sequence[dict[str, float]] = (),
 ) -> dict[str, float]:
     """The last epoch's means (or, for a resumed finished run, the last logged interval),
-    steady throughput, steps and time: metrics/train.json."""
+    steady throughput, steps and time, and the quality probe's last scores: metrics/train.json."""
     last = {k: v[-1] for k, v in epoch_history.items() if v}
     if not last and rows:  # resumed a finished run: nothing new was trained
         last = {k: rows[-1][k] for k in metric_names}
+    probe = {k: v for k, v in probe_rows[-1].items() if k != "step"} if probe_rows else {}
     return {
         **{k: float(last[k]) for k in metric_names},
         "images_per_s": steady_images_per_s(rows) or 0.0,
         "steps": float(steps),
         "train_seconds": seconds,
+        **probe,
     }
