@@ -83,3 +83,19 @@ def conditional_generator_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cgen") / "generator.keras"
     generator.save(path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    """Keras's session and the TensorFlow objects a test leaves are freed after it, a test's
+    worth at a time. Left to Python's collector they pile up: one full collection inside a later
+    test took 47 s (some 100,000 objects finalised), turning tests of seconds into minutes.
+    Measured on tests/integration/test_presets_train.py + training/test_loop.py, one run each:
+    337 s without this, 263 s with it (time in the collector: 92 s -> 25 s)."""
+    yield
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
