@@ -43,6 +43,13 @@ def training_metric_key(name: str) -> str:
     return f"{TRAIN}/{name}"
 
 
+def run_params(cfg: DictConfig) -> dict[str, str]:
+    """The config as MLflow params: what the run is, not where its files and records go (those
+    differ between the jobs of a sweep, and the UI's compare view would show them first; the
+    whole config, paths included, is the run's config.yaml)."""
+    return {k: v for k, v in flatten(cfg).items() if not k.startswith(("paths.", "tracking."))}
+
+
 def git_commit(path: Path | None = None) -> str:
     """HEAD's hash, with "-dirty" when tracked files have uncommitted changes."""
     cwd = path or repo_root()
@@ -175,7 +182,7 @@ def training_run(
         tags["mlflow.parentRunId"] = parent_run_id
     tags.update(host=socket.gethostname(), pid=str(os.getpid()))
     with mlflow.start_run(run_name=cfg.tracking.run_name, tags=tags) as run:
-        mlflow.log_params(flatten(cfg))
+        mlflow.log_params(run_params(cfg))
         mlflow.log_dict(OmegaConf.to_container(cfg, resolve=True), "config.yaml")
         mlflow.log_dict(data_meta, "data_meta.json")
         try:

@@ -45,13 +45,19 @@ def main() -> int:
     client = mlflow.MlflowClient(args.store)
     experiment = client.get_experiment_by_name("gan-pipeline")
     if experiment is None:
-        print(f"error: no experiment gan-pipeline in {args.store}\n  fix: run a sweep first", file=sys.stderr)
+        print(
+            f"error: no experiment gan-pipeline in {args.store}\n  fix: run a sweep first",
+            file=sys.stderr,
+        )
         return 2
     parents = client.search_runs(
         [experiment.experiment_id], "tags.sweep = 'hydra'", order_by=["attributes.start_time DESC"]
     )
     if not parents:
-        print("error: no sweep in the store\n  fix: run python -m pipeline.tune -m ...", file=sys.stderr)
+        print(
+            "error: no sweep in the store\n  fix: run python -m pipeline.tune -m ...",
+            file=sys.stderr,
+        )
         return 2
     parent = parents[0]
     children = client.search_runs(

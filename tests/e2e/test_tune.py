@@ -79,6 +79,9 @@ def test_a_sweep_is_a_parent_run_naming_the_best_of_its_children(tmp_path, share
         assert child.info.status == "FINISHED" and child.data.metrics["eval/fid"] > 0
         # Named after what it is; metrics in sections (the UI groups them by prefix).
         assert child.info.run_name.startswith("mlp fashion_mnist experiment=smoke training.")
+        # Params say what a run is; its paths (one folder per job) would only clutter the
+        # compare view: they are in the run's config.yaml.
+        assert not [k for k in child.data.params if k.startswith(("paths.", "tracking."))]
         assert {k.split("/")[0] for k in child.data.metrics} == {
             "train", "probe", "final", "eval", "floor"
         }  # fmt: skip

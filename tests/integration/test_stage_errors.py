@@ -46,7 +46,10 @@ def test_unknown_dataset_on_the_command_line(tmp_path):
     result = run_module("pipeline.stages.prepare", "dataset=imagenet", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: " in result.stderr and "fix: " in result.stderr
-    assert "conf/dataset/ has no option 'imagenet'" in result.stderr and "fashion_mnist" in result.stderr
+    assert (
+        "conf/dataset/ has no option 'imagenet'" in result.stderr
+        and "fashion_mnist" in result.stderr
+    )
 
 
 def test_a_corrupt_generator_file_names_itself_and_the_stage_to_rerun(tmp_path):
