@@ -11,6 +11,7 @@ which the launcher's worker processes inherit. The Optuna driver (pipeline/searc
 
 from __future__ import annotations
 
+import atexit
 import csv
 import math
 import os
@@ -236,8 +237,15 @@ class SweepCallback(Callback):
             kind="hydra",
         )
         os.environ[PARENT_ENV] = self.record.run_id
+        # A job that fails ends the multirun without on_multirun_end: the parent still gets
+        # its table of the jobs so far and ends FAILED rather than RUNNING for ever.
+        atexit.register(self._end, "FAILED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self.record is not None:
-            self.record.finish()
+        self._end("FINISHED")
+
+    def _end(self, status: str) -> None:
+        record, self.record = self.record, None
+        if record is not None:
+            record.finish(status)
             os.environ.pop(PARENT_ENV, None)

@@ -143,3 +143,20 @@ def test_an_optuna_search_records_every_trial_as_a_child_run(tmp_path, shared):
     assert by_trial[study.best_trial.number].info.run_id == parent.data.tags["best_run_id"]
     check_best_and_artifacts(client, parent, children, "training.generator_lr")
     assert not (tmp_path / "mlflow.db").samefile(tmp_path / "optuna.db")
+
+
+@pytest.mark.faults
+def test_a_failing_job_ends_the_sweep_and_its_parent_run_failed(tmp_path, shared):
+    """A job with a bad value stops the multirun with the error and fix lines and exit status
+    2; the parent run ends FAILED (not RUNNING for ever), its table listing no job."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_module(
+        "pipeline.tune", "-m", "experiment=smoke", "training.epochs=0,1", *shared,
+        f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: training.epochs" in result.stderr and "\n  fix: " in result.stderr
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("gan-pipeline").experiment_id])
+    assert parent.info.status == "FAILED" and parent.data.metrics["sweep/jobs"] == 0
+    assert "best_run_id" not in parent.data.tags
