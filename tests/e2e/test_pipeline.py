@@ -97,22 +97,6 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     assert len(csv_lines) == 5
 
 
-def test_hydra_multirun_makes_one_run_per_job(tmp_path, prepared_smoke):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_module(
-        "pipeline.stages.train", "-m", "experiment=smoke", "model=mlp,dcgan",
-        "training.probe_every_steps=0",  # no classifier here
-        f"paths.prepared={prepared_smoke}", f"paths.checkpoints={tmp_path / 'ckpt'}",
-        f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    runs = runs_in(uri)
-    assert sorted(r.data.params["model.name"] for r in runs) == ["dcgan", "mlp"]
-    # Each job wrote its own outputs into its job folder, not over the other's.
-    assert (tmp_path / "sweep" / "0" / "models" / "generator.keras").is_file()
-    assert (tmp_path / "sweep" / "1" / "models" / "generator.keras").is_file()
-
-
 def make_dvc_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     repo.mkdir()
