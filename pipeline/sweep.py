@@ -61,14 +61,10 @@ class SweepRecord:
         experiment = mlflow.get_experiment_by_name(tracking["experiment_name"])
         assert experiment is not None  # configure() made it
         client = mlflow.MlflowClient()
-        tags = {
-            "sweep": kind,
-            "sweep.command": " ".join(["python", "-m", *_command()])[:5000],
-            "sweep.swept": ",".join(swept),
-            "git_commit": git_commit(),
-        }
+        tags = {"sweep": kind, "sweep.swept": ",".join(swept), "git_commit": git_commit()}
         run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
-        for key, value in params.items():
+        command = " ".join(["python", "-m", *_command()])
+        for key, value in {"sweep.command": command, **params}.items():
             client.log_param(run.info.run_id, key, str(value)[:6000])
         print(f"sweep: MLflow parent run {run.info.run_id} ({name})")
         return cls(run.info.run_id, experiment.experiment_id, list(swept), objective)

@@ -87,7 +87,7 @@ def test_a_sweep_is_a_parent_run_naming_the_best_of_its_children(tmp_path, share
         }  # fmt: skip
     assert parent.data.params["sweep.overrides"].startswith("experiment=smoke training.genera")
     assert parent.data.tags["sweep.swept"] == "training.generator_lr"
-    assert "pipeline.tune -m" in parent.data.tags["sweep.command"]
+    assert "pipeline.tune -m experiment=smoke" in parent.data.params["sweep.command"]
     check_best_and_artifacts(client, parent, children, "training.generator_lr")
     # Each job wrote its generator into its own job folder.
     assert (tmp_path / "sweep" / "0" / "models" / "generator.keras").is_file()
