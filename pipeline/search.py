@@ -22,7 +22,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import SearchConfig, repo_root, validate
+from pipeline.config import SearchConfig, flatten, repo_root, validate
 from pipeline.errors import PipelineError, Pruned
 from pipeline.training.monitor import TrainingObserver
 
@@ -83,8 +83,9 @@ def search(cfg: DictConfig, objective: Objective) -> float:
     from pipeline.sweep import SweepRecord
 
     s = validate(cfg, {"hparams_search": SearchConfig}).hparams_search
+    known = set(flatten(cfg))
     for key in s.params:
-        if OmegaConf.select(cfg, key, default=None) is None and key not in _known(cfg):
+        if key not in known:
             raise PipelineError(
                 f"hparams_search.params names {key}, which the config does not have",
                 "use dotted keys of the composed config (`--cfg job` prints them)",
@@ -167,12 +168,6 @@ def search(cfg: DictConfig, objective: Objective) -> float:
         f"optuna: best trial {study.best_trial.number}: {cfg.tune.objective} {study.best_value:.3f} with {study.best_params}"
     )
     return float(study.best_value)
-
-
-def _known(cfg: DictConfig) -> set[str]:
-    from pipeline.config import flatten
-
-    return set(flatten(cfg))
 
 
 def _short(value: Any) -> str:
