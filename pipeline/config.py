@@ -75,6 +75,10 @@ class TrainingConfig:
     precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"))
     jit_compile: bool = setting()
     deterministic: bool = setting()  # bit-for-bit repeatable kernels
+    # tf.distribute: default (one device), mirrored (local GPUs, else cpu_devices logical CPUs),
+    # multi_worker (processes named by $TF_CONFIG); pipeline.training.distribute
+    strategy: str = setting(choices=("default", "mirrored", "multi_worker"))
+    cpu_devices: int = setting(ge=1)  # on a machine without GPUs: the CPU split into this many
     checkpoint_every_steps: int = setting(ge=1)
     resume: bool = setting()
     log_every_steps: int = setting(ge=1)

@@ -197,9 +197,12 @@ def training_run(
             raise
 
 
-def log_summary(summary: Mapping[str, float], step: int) -> None:
-    """A training run's summary (metrics/train.json) as ``final/<name>`` metrics."""
+def log_summary(summary: Mapping[str, float], step: int, resumed_from_step: int = 0) -> None:
+    """A training run's summary (metrics/train.json) as ``final/<name>`` metrics, and the step
+    it resumed from, if it did, as the tag ``resumed_from_step``."""
     mlflow.log_metrics({f"{FINAL}/{k}": v for k, v in summary.items()}, step=step)
+    if resumed_from_step:
+        mlflow.set_tag("resumed_from_step", resumed_from_step)
 
 
 def run_reference(run: mlflow.ActiveRun) -> dict[str, str]:

@@ -29,6 +29,32 @@ from pipeline.gan.regularizers import (
 from pipeline.gan.sampling import num_classes
 
 
+def replica() -> tuple[Any, int]:
+    """(this replica's index, the number of replicas): (0, 1) outside a distribution strategy
+    of several devices or workers (`training.strategy`)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context: not inside a step
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def per_replica(loss):
+    """A replica's share of a loss averaged over its part of the global batch: the optimizers
+    sum the replicas' gradients, so each is divided by the number of replicas and the sum is
+    the gradient of the global batch's average."""
+    replicas = replica()[1]
+    return loss if replicas == 1 else loss / replicas
+
+
+def replica_slice(draw, batch_size):
+    """This replica's ``batch_size`` rows of ``draw(rows)``, one draw for the global batch: a
+    run split over replicas sees the noise and labels that one device would."""
+    index, replicas = replica()
+    if replicas == 1:
+        return draw(batch_size)
+    return draw(batch_size * replicas)[index * batch_size : (index + 1) * batch_size]
+
+
 class GAN(keras.Model):
     """``ema_decay`` > 0 keeps an exponential moving average of the generator's weights
     (``ema_generator``, what ``shipped_generator`` returns); ``discriminator_steps`` updates the
@@ -70,7 +96,7 @@ class GAN(keras.Model):
             self.ema_generator.set_weights(generator.get_weights())
         # Moving averages of D's mean logit on real and fake images (LeCam's anchors).
         self.logit_ema = self.add_weight(
-            shape=(2,), initializer="zeros", trainable=False, name="logit_ema"
+            shape=(2,), initializer="zeros", trainable=False, name="logit_ema", aggregation="mean"
         )
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -81,6 +107,13 @@ class GAN(keras.Model):
         # Both networks are built (they start from keras.Input), so the whole is too; saying so
         # lets weights be saved and restored before the first step.
         self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Nothing to build: the networks, trackers and optimizers are (``__init__``,
+        ``compile``). Keras's own version, run by fit() under a distribution strategy, reduces
+        a batch across replicas to build from, which fails under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585, open): without this, `training.strategy=multi_worker` could
+        not train."""
 
     @property
     def shipped_generator(self) -> keras.Model:
@@ -147,16 +180,21 @@ class GAN(keras.Model):
         """Uniform class labels for the fakes, drawn like the noise (None: unconditional)."""
         if not self.num_classes:
             return None
-        return tf.random.stateless_uniform(
-            (batch_size,), seed=self._seed(stream, self.seed + 0x1ABE1),
-            minval=0, maxval=self.num_classes, dtype=tf.int32,
-        )  # fmt: skip
+        seed = self._seed(stream, self.seed + 0x1ABE1)
+        return replica_slice(
+            lambda rows: tf.random.stateless_uniform(
+                (rows,), seed=seed, minval=0, maxval=self.num_classes, dtype=tf.int32
+            ),
+            batch_size,
+        )
 
     def sample_noise(self, batch_size, stream: int):
         """Noise that is a pure function of (seed, step, stream): a run resumed from a checkpoint
         (which restores the step counter) draws exactly what an uninterrupted run would."""
-        return tf.random.stateless_normal(
-            (batch_size, self.latent_dim), seed=self._seed(stream, self.seed)
+        seed = self._seed(stream, self.seed)
+        return replica_slice(
+            lambda rows: tf.random.stateless_normal((rows, self.latent_dim), seed=seed),
+            batch_size,
         )
 
     def _seed(self, stream: int, salt: int):
@@ -167,7 +205,9 @@ class GAN(keras.Model):
     def _augmented(self, images, stream: int):
         if not self.augment_names:
             return images
-        return augment(images, self.augment_names, self._seed(stream, self.seed + 0x5A17))
+        seed = self._seed(stream, self.seed + 0x5A17)
+        seed += tf.cast(tf.stack([replica()[0], 0]), tf.int64) * 0x10000  # each its own draws
+        return augment(images, self.augment_names, seed)
 
     def train_step(self, data):
         labels = None
@@ -205,7 +245,9 @@ class GAN(keras.Model):
                     fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half]
                 )
                 g_total = g_loss + self.mode_seeking * ms_loss
-            scaled = self.g_optimizer.scale_loss(g_total)  # mixed_float16's loss scaling
+            scaled = self.g_optimizer.scale_loss(
+                per_replica(g_total)
+            )  # mixed_float16's loss scaling
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables, strict=True)
@@ -221,7 +263,11 @@ class GAN(keras.Model):
         self.d_acc_fake_tracker.update_state(ops.mean(ops.cast(fake_logits < 0, "float32")))
         for name, term in terms.items():
             self.term_trackers[name].update_state(term)
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras averages the replicas' logs over an axis 0 that scalars lack (#20585 again)
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
 
     def _discriminator_step(self, real_images, real_labels, i: int):
         """One discriminator update: the loss's targets plus the regularizers' terms."""
@@ -238,7 +284,7 @@ class GAN(keras.Model):
                 real_images, fake_images, real_logits, fake_logits, real_labels
             )
             d_total = d_loss + ops.sum(ops.stack(list(terms.values()))) if terms else d_loss
-            scaled = self.d_optimizer.scale_loss(d_total)
+            scaled = self.d_optimizer.scale_loss(per_replica(d_total))
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(
             zip(grads, self.discriminator.trainable_variables, strict=True)

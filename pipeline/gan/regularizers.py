@@ -87,7 +87,9 @@ def gp(batch: DiscriminatorBatch, weight: float, target: float) -> Tensor:
     real = tf.convert_to_tensor(batch.real_images)
     fake = tf.cast(batch.fake_images, real.dtype)
     shape = tf.concat([tf.shape(real)[:1], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
-    seed = tf.stack([tf.cast(batch.step, tf.int64), tf.constant(0x6770, tf.int64)])
+    replica = tf.distribute.get_replica_context()  # each replica its own mixing weights
+    index = 0 if replica is None else replica.replica_id_in_sync_group
+    seed = tf.stack([tf.cast(batch.step, tf.int64), 0x6770 + tf.cast(index, tf.int64)])
     alpha = tf.random.stateless_uniform(shape, seed=seed, dtype=real.dtype)
     mixed = alpha * real + (1.0 - alpha) * fake
     with tf.GradientTape() as tape:

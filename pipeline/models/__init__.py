@@ -40,6 +40,17 @@ def normalized(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.L
     return layers.SpectralNormalization(layer)
 
 
+def batch_normalization(**kwargs: Any) -> keras.layers.Layer:
+    """BatchNormalization, with statistics over the global batch (``synchronized``) when built
+    under a distribution strategy of several replicas (`training.strategy`), so that a batch
+    split across devices normalises as it would on one. Every model here uses this."""
+    import keras
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return keras.layers.BatchNormalization(synchronized=replicas > 1, **kwargs)
+
+
 def minibatch_stddev() -> keras.layers.Layer:
     """A layer that appends one channel to a discriminator's feature map: the standard deviation
     of the features across the batch, averaged to one number (Karras et al. 2018, "Progressive

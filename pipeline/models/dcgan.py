@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, normalized
+from pipeline.models import MODELS, Networks, batch_normalization, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -84,7 +84,7 @@ def build_dcgan_generator(
     model.add(keras.Input(shape=(latent_dim,)))
     model.add(layers.Dense(seed_h * seed_w * 2 * filters, use_bias=not batch_norm))
     if batch_norm:
-        model.add(layers.BatchNormalization())
+        model.add(batch_normalization())
     model.add(layers.LeakyReLU(leaky_relu_slope))
     model.add(layers.Reshape((seed_h, seed_w, 2 * filters)))
     for _ in range(steps):
@@ -92,7 +92,7 @@ def build_dcgan_generator(
             layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=not batch_norm)
         )
         if batch_norm:
-            model.add(layers.BatchNormalization())
+            model.add(batch_normalization())
         model.add(layers.LeakyReLU(leaky_relu_slope))
     model.add(layers.Conv2D(channels, 3, padding="same", activation="tanh"))
     return model

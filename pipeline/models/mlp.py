@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
-from pipeline.models import MODELS, Networks
+from pipeline.models import MODELS, Networks, batch_normalization
 
 if TYPE_CHECKING:
     import keras
@@ -55,7 +55,7 @@ def build_mlp_generator(
     for width in units:
         model.add(layers.Dense(width))
         model.add(layers.LeakyReLU(leaky_relu_slope))
-        model.add(layers.BatchNormalization(momentum=batch_norm_momentum))
+        model.add(batch_normalization(momentum=batch_norm_momentum))
     model.add(layers.Dense(math.prod(image_shape), activation="tanh"))
     model.add(layers.Reshape(image_shape))
     return model

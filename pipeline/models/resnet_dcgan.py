@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, normalized
+from pipeline.models import MODELS, Networks, batch_normalization, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -63,12 +63,12 @@ def resnet_generator(
     x = layers.Reshape((seed_h, seed_w, width))(layers.Dense(seed_h * seed_w * width)(noise))
     for _ in range(blocks):
         shortcut = layers.Conv2D(width, 1)(layers.UpSampling2D()(x))
-        h = layers.ReLU()(layers.BatchNormalization()(x))
+        h = layers.ReLU()(batch_normalization()(x))
         h = layers.Conv2D(width, 3, padding="same")(layers.UpSampling2D()(h))
-        h = layers.ReLU()(layers.BatchNormalization()(h))
+        h = layers.ReLU()(batch_normalization()(h))
         h = layers.Conv2D(width, 3, padding="same")(h)
         x = layers.Add()([shortcut, h])
-    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.ReLU()(batch_normalization()(x))
     image = layers.Conv2D(channels, 3, padding="same", activation="tanh")(x)
     return keras.Model(noise, image, name="generator")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, minibatch_stddev, normalized
+from pipeline.models import MODELS, Networks, batch_normalization, minibatch_stddev, normalized
 
 if TYPE_CHECKING:
     import keras
@@ -80,7 +80,7 @@ def strided_generator(
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,)))
     model.add(layers.Dense(height // scale * (width // scale) * filters[0], use_bias=False))
-    model.add(layers.BatchNormalization())
+    model.add(batch_normalization())
     model.add(layers.LeakyReLU(leaky_relu_slope))
     model.add(layers.Reshape((height // scale, width // scale, filters[0])))
     outputs = [*filters[1:], channels]
@@ -93,7 +93,7 @@ def strided_generator(
             )
         )  # fmt: skip
         if not last:
-            model.add(layers.BatchNormalization())
+            model.add(batch_normalization())
             model.add(layers.LeakyReLU(leaky_relu_slope))
     return model
 

@@ -26,7 +26,7 @@ from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.gan.sampling import sample
 from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
-from pipeline.training import history, loop
+from pipeline.training import distribute, history, loop
 from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
 from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
@@ -48,10 +48,12 @@ def train(
     parent_run_id: str | None = None,
     observers: Sequence[TrainingObserver] = (),
 ) -> str:
-    """Returns the MLflow run id. GAN losses say little about quality, so no loss is handed to
-    a sweeper as an objective: `pipeline.tune` trains, evaluates and returns the FID. A sweep
-    passes its parent run and, for pruning, observers of the training curves."""
+    """Returns the MLflow run id ("" on a multi-worker run's workers other than the chief, which
+    only train). GAN losses say little about quality, so no loss is handed to a sweeper as an
+    objective: `pipeline.tune` trains, evaluates and returns the FID. A sweep passes its parent
+    run and, for pruning, observers of the training curves."""
     out = Artifacts.from_paths(cfg.paths)
+    distribute.strategy(cfg.training)  # first: TensorFlow's runtime starts with its devices
     check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
     gan_sections: dict[str, Any] = {
@@ -60,33 +62,31 @@ def train(
     }
     fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **gan_sections)
     checkpoint_dir = checkpoint_folder(out.checkpoints, fingerprint, cfg.training.resume)
-
-    probe = None
-    if cfg.training.probe_every_steps:
-        real = data.images("test")[: cfg.training.probe_samples]
-        probe = QualityProbe.from_classifier(out.classifier, real, seed=cfg.seed)
+    inputs = dict(
+        train_labels=data.labels("train"), num_classes=len(data.meta["class_names"]),
+        seed=cfg.seed, checkpoint_dir=checkpoint_dir, **gan_sections,
+    )  # fmt: skip
+    if not distribute.is_chief(
+        cfg.training
+    ):  # a multi-worker run's other workers: the chief writes and records
+        steps = loop.train(data.images("train"), **inputs).steps
+        print(f"worker done: {steps} steps; the chief wrote the outputs")
+        return ""
+    probe = QualityProbe.for_training(cfg.training, out.classifier, data.images("test"), cfg.seed)
 
     with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
         result = loop.train(
             data.images("train"),
-            train_labels=data.labels("train"),
-            num_classes=len(data.meta["class_names"]),
-            seed=cfg.seed,
             observers=[tracking.MlflowObserver(), *observers],
-            checkpoint_dir=checkpoint_dir,
             probe=probe,
-            **gan_sections,
+            **inputs,
         )
         rows = history.with_resumed(
             checkpoint_dir / artifacts.CHECKPOINT_HISTORY, result.rows, result.start_step
         )
-        if result.start_step:
-            mlflow.set_tag("resumed_from_step", result.start_step)
-        summary = history.summary(
-            result.gan.metric_names, result.history, rows, result.steps, result.seconds,
-            result.probe_rows,
-        )  # fmt: skip
-        tracking.log_summary(summary, result.steps)
+        summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,
+                                  result.seconds, result.probe_rows)  # fmt: skip
+        tracking.log_summary(summary, result.steps, resumed_from_step=result.start_step)
 
         with atomic_path(out.generator) as tmp:
             result.generator.save(tmp)

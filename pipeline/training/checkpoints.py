@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,10 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
         every_steps: int,
         before_save: Callable[[], None] | None = None,
         steps_per_epoch: int | None = None,
+        writes: bool = True,
     ):
         super().__init__(str(directory), save_freq=every_steps, delete_checkpoint=False)
+        self.writes = writes  # False: a multi-worker run's other workers, which restore only
         self.before_save = before_save  # may raise to keep a broken state out of the checkpoint
         self.steps_per_epoch = steps_per_epoch
         # Keras loads only files named *.weights.h5 (its own ".bkp" copy must be renamed first).
@@ -129,6 +132,12 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
             )
 
     def _save_model(self):
+        if not self.writes:
+            # A multi-worker run's other workers save too, to a folder then deleted: saving can
+            # run collective ops that every worker must join (TensorFlow's convention).
+            with tempfile.TemporaryDirectory() as scratch:
+                self.model.save_weights(str(Path(scratch) / "scratch.weights.h5"))
+            return
         if self.before_save is not None:
             self.before_save()
         directory = Path(self.backup_dir)

@@ -27,6 +27,7 @@ from pipeline.gan.losses import LOSSES
 from pipeline.gan.model import GAN, recalibrate_batch_norm
 from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.models import build_networks
+from pipeline.training import distribute
 from pipeline.training.checkpoints import Checkpointer
 from pipeline.training.monitor import TrainingMonitor, TrainingObserver
 
@@ -144,25 +145,44 @@ def make_dataset(
     skip_batches: int = 0,
     labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Shuffled (seeded), batched, repeated and prefetched; every batch is full; batches of
-    (images, labels) when ``labels`` are given.
+    """Batches of ``batch_size`` rows (of (images, labels) when ``labels`` are given), every
+    batch full, repeated and prefetched; each pass over the data in its own order.
 
-    ``skip_batches`` continues the same sequence of batches after a resume."""
-    if len(images) < batch_size:
+    The order of pass ``k`` is a pure function of (``seed``, ``k``), not of a shuffle buffer's
+    state, so every iterator of the dataset yields the same batches: a resumed run (which
+    skips the ``skip_batches`` already trained on) and a run split across replicas
+    (`training.strategy`, whose input pipeline makes iterators of its own) see what one
+    uninterrupted run on one device sees."""
+    count = len(images)
+    if count < batch_size:
         raise PipelineError(
-            f"the training set has {len(images)} images, fewer than one batch ({batch_size})",
+            f"the training set has {count} images, fewer than one batch ({batch_size})",
             "lower training.batch_size or raise dataset.limit",
         )
-    tensors: Any = np.asarray(images)
-    if labels is not None:
-        tensors = (tensors, np.asarray(labels, "int32"))
+
+    def one_pass(number: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), number])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
+
+    table = tf.constant(np.asarray(images, "float32"))
+    classes = None if labels is None else tf.constant(np.asarray(labels, "int32"))
+
+    def rows(index: tf.Tensor) -> Any:
+        batch = tf.gather(table, index)
+        return batch if classes is None else (batch, tf.gather(classes, index))
+
+    options = tf.data.Options()
+    # Several workers (training.strategy=multi_worker) each take their part of every batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return (
-        tf.data.Dataset.from_tensor_slices(tensors)
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .repeat()
-        .skip(skip_batches)
+        tf.data.Dataset.counter()
+        .flat_map(one_pass)
+        .skip(skip_batches)  # before the rows are gathered: skipping costs next to nothing
+        .map(rows)
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
 
 
@@ -314,8 +334,33 @@ def train(
 ) -> TrainResult:
     """Train the GAN that the sections describe on ``train_images`` (NHWC float32 in [-1, 1]).
     ``callbacks`` run after the checkpointer and the monitor (a time budget, say); ``probe``
-    (a QualityProbe) is called every ``training.probe_every_steps`` steps and at the end."""
+    (a QualityProbe) is called every ``training.probe_every_steps`` steps and at the end.
+    Under `training.strategy` multi_worker, only the chief writes checkpoints (every worker
+    restores from them)."""
     t = training
+    strategy = distribute.strategy(t)
+    distribute.check_batch(t, strategy.num_replicas_in_sync)
+    with strategy.scope():
+        return _train(
+            train_images, train_labels, num_classes, model, loss, regularizers, t, seed,
+            observers, checkpoint_dir, callbacks, probe,
+        )  # fmt: skip
+
+
+def _train(
+    train_images: np.ndarray,
+    train_labels: np.ndarray | None,
+    num_classes: int,
+    model: Settings,
+    loss: Settings,
+    regularizers: Mapping[str, Settings],
+    t: Settings,
+    seed: int,
+    observers: Sequence[TrainingObserver],
+    checkpoint_dir: Path | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    probe: Callable[[GAN], dict[str, float]] | None,
+) -> TrainResult:
     seed_everything(seed, t["deterministic"])
     image_shape = (
         int(train_images.shape[1]), int(train_images.shape[2]), int(train_images.shape[3])
@@ -338,10 +383,10 @@ def train(
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(
             checkpoint_dir, t["checkpoint_every_steps"], before_save=guard.check_weights,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=steps_per_epoch, writes=distribute.is_chief(t),
         )  # fmt: skip
         saved_epoch = checkpointer.saved_epoch()
-        if saved_epoch is not None and saved_epoch > t["epochs"]:
+        if saved_epoch is not None and saved_epoch > t["epochs"] and checkpointer.writes:
             # A longer run's checkpoint: resuming would train past what was asked for.
             aside = checkpoint_dir.with_name(f"{checkpoint_dir.name}.epoch{saved_epoch}")
             shutil.rmtree(aside, ignore_errors=True)
@@ -370,8 +415,13 @@ def train(
             shuffle=False,  # the dataset shuffles itself, seeded
             verbose=1 if sys.stdout.isatty() else 2,
         )
+    except distribute.WORKER_ERRORS as e:
+        if t["strategy"] != "multi_worker":
+            raise
+        raise distribute.lost_worker(e) from None
     finally:
         stop.restore_handlers()  # the signal handlers, whatever ended training
+
     guard.check_weights()
     if gan.ema_generator is not None:
         recalibrate_batch_norm(gan.ema_generator, model["latent_dim"], seed)

@@ -46,6 +46,16 @@ class QualityProbe:
         self.real_stats = gaussian_stats(self.real_features)
 
     @classmethod
+    def for_training(
+        cls, training: Any, classifier: Path, test_images: np.ndarray, seed: int
+    ) -> QualityProbe | None:
+        """The probe that ``training`` asks for (None when probe_every_steps is 0), scoring
+        against the first probe_samples test images."""
+        if not training["probe_every_steps"]:
+            return None
+        return cls.from_classifier(classifier, test_images[: training["probe_samples"]], seed)
+
+    @classmethod
     def from_classifier(cls, path: Path, real_images: np.ndarray, seed: int) -> QualityProbe:
         """A probe in the feature space of the classifier saved at ``path`` (classifier stage),
         or a clear error when it is not there."""

@@ -1,0 +1,138 @@
+"""Where the train step runs: TensorFlow's distribution strategies, chosen by
+`training.strategy`.
+
+- ``default``: one device (TensorFlow's default strategy).
+- ``mirrored``: every local GPU, or, on a machine without one, the CPU split into
+  ``training.cpu_devices`` logical devices (for trying it out and for tests).
+- ``multi_worker``: several processes, on one machine or several, each told the cluster and its
+  own place in it by ``$TF_CONFIG`` (TensorFlow's convention); each process uses its local
+  devices as ``mirrored`` does.
+
+Each step's global batch (`training.batch_size`) is split across the replicas. The GAN's step
+(pipeline.gan.model) divides each replica's loss by the number of replicas before the
+optimizers sum the replicas' gradients, slices one global draw of noise and labels per replica,
+and BatchNormalization takes its statistics over the global batch, so a mirrored run computes
+what one device computes, up to the order of floating-point sums.
+
+Only the chief (``chief`` in TF_CONFIG, else worker 0) writes checkpoints, outputs and MLflow
+records; every worker restores from the chief's checkpoint, so the checkpoint folder must be
+one that every worker can read (a shared filesystem across machines).
+
+The strategy is made once per process, before TensorFlow starts its runtime (logical devices
+and the multi-worker cluster can only be set up then): call :func:`strategy` first thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import tensorflow as tf
+
+from pipeline.errors import PipelineError
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def strategy(training: Mapping[str, Any]) -> tf.distribute.Strategy:
+    """The strategy that ``training`` names (made on the first call, the same one after)."""
+    return _strategy(str(training["strategy"]), int(training["cpu_devices"]))
+
+
+@functools.cache
+def _strategy(name: str, cpu_devices: int) -> tf.distribute.Strategy:
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name not in STRATEGIES:
+        raise PipelineError(
+            f"unknown training.strategy {name!r}", f"use one of {', '.join(STRATEGIES)}"
+        )
+    if name == "multi_worker":
+        _tf_config()  # checked here; TensorFlow reads it from the environment itself
+    gpus = tf.config.list_physical_devices("GPU")  # (listing them starts nothing)
+    try:
+        if not gpus and cpu_devices > 1:
+            tf.config.set_logical_device_configuration(
+                tf.config.list_physical_devices("CPU")[0],
+                [tf.config.LogicalDeviceConfiguration()] * cpu_devices,
+            )
+        if name == "multi_worker":
+            return tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=tf.distribute.experimental.CommunicationOptions(
+                    implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+                )
+            )
+    except RuntimeError as e:  # TensorFlow's runtime has already started
+        raise PipelineError(
+            f"cannot set up training.strategy={name}: {e}",
+            "choose the strategy first thing in the process, before TensorFlow runs anything "
+            "(pipeline.training.distribute.strategy)",
+        ) from None
+    devices = [device.name for device in tf.config.list_logical_devices("GPU" if gpus else "CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _tf_config() -> dict[str, Any]:
+    text = os.environ.get("TF_CONFIG", "")
+    fix = (
+        'set TF_CONFIG in each process, e.g. {"cluster": {"worker": ["host1:port", '
+        '"host2:port"]}, "task": {"type": "worker", "index": 0}} (index 1 on the second)'
+    )
+    if not text:
+        raise PipelineError("training.strategy=multi_worker needs $TF_CONFIG", fix)
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        kind, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise PipelineError(f"$TF_CONFIG is not a cluster and a task ({e})", fix) from None
+    members = config["cluster"].get(kind, workers if kind == "worker" else [])
+    if not 0 <= index < len(members):
+        raise PipelineError(
+            f"$TF_CONFIG names task {kind} {index}, which its cluster does not have", fix
+        )
+    return dict(config)
+
+
+def lost_worker(error: Exception) -> PipelineError:
+    """The error for a multi-worker run whose collective ops failed: a worker died or cannot
+    be reached (TensorFlow's coordination service notices within seconds: 13 s measured)."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return PipelineError(
+        f"training stopped: a worker of this multi-worker run failed or cannot be reached "
+        f"({type(error).__name__}: {detail[:200]}); the last checkpoint is kept",
+        "see the other workers' output for the cause, then start every worker again with the "
+        "same command (training.resume=true continues from the checkpoint)",
+    )
+
+
+WORKER_ERRORS = (
+    tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.InternalError,
+    tf.errors.CancelledError,
+)  # fmt: skip
+
+
+def is_chief(training: Mapping[str, Any]) -> bool:
+    """Whether this process writes checkpoints, outputs and MLflow records: always, except a
+    multi-worker run's workers other than the chief."""
+    if training["strategy"] != "multi_worker":
+        return True
+    config = _tf_config()
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return bool(task["type"] == "chief")
+    return bool(task["type"] == "worker" and int(task["index"]) == 0)
+
+
+def check_batch(training: Mapping[str, Any], replicas: int) -> None:
+    """The global batch splits evenly across the replicas."""
+    if replicas > 1 and training["batch_size"] % replicas:
+        raise PipelineError(
+            f"training.batch_size={training['batch_size']} does not split across {replicas} "
+            "replicas",
+            f"use a multiple of {replicas}",
+        )
