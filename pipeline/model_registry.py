@@ -120,6 +120,9 @@ def log_and_register(
         name,
         source=info.model_uri,
         run_id=run_id,
+        # A tracking server checks that a models:/ source names its logged model (SQLite
+        # does not): without it, registering over HTTP fails.
+        model_id=info.model_id,
         tags={
             "train_run_id": run_id,
             "fid": str(evaluation["fid"]),

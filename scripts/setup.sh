@@ -7,8 +7,14 @@ PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install --disable-pip-version-check -e ".[dev]"
 
+# Debian packages: the default dataset, and PostgreSQL for the team tracking server
+# (scripts/team_server.py; its test starts one on 127.0.0.1).
 FASHION=/usr/share/datasets/fashion-mnist
-if [ ! -d "$FASHION" ] && command -v apt-get >/dev/null 2>&1; then
+packages=()
+[ -d "$FASHION" ] || packages+=(dataset-fashion-mnist)
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+  || packages+=(postgresql)
+if [ "${#packages[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     as_root=""
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -17,12 +23,13 @@ if [ ! -d "$FASHION" ] && command -v apt-get >/dev/null 2>&1; then
     as_root="none"
   fi
   if [ "$as_root" = none ]; then
-    echo "note: no root/sudo for apt; prepare will look in data/raw/ and then download the files"
+    echo "note: no root/sudo for apt (${packages[*]}): prepare will look in data/raw/ and then" \
+      "download the files; the team-server test needs PostgreSQL"
   else
-    echo "installing Debian's dataset-fashion-mnist into $FASHION"
+    echo "installing Debian's ${packages[*]}"
     $as_root apt-get update -qq || true
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist \
-      || echo "note: apt could not install dataset-fashion-mnist; prepare will download the files"
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" \
+      || echo "note: apt could not install ${packages[*]}"
   fi
 fi
 

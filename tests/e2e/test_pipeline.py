@@ -118,14 +118,27 @@ def make_dvc_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def test_dvc_repro_and_exp_run(tmp_path):
+GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A git repository of the project after `dvc repro` of the smoke settings, its dvc.lock
+    committed: (repository, environment of its commands)."""
+    tmp_path = tmp_path_factory.mktemp("dvc")
     repo = make_dvc_repo(tmp_path)
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(repo)}
-
     result = run_command(["dvc", "repro"], cwd=repo, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (repo / "models" / "generator.keras").is_file()
     assert (repo / "dvc.lock").is_file()
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "lock"], cwd=repo, check=True)
+    return repo, env
+
+
+def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):
+    repo, env = reproduced
 
     shown = run_command(["dvc", "metrics", "show", "--json"], cwd=repo, env=env)
     assert shown.returncode == 0, shown.stderr
@@ -170,16 +183,16 @@ def test_dvc_repro_and_exp_run(tmp_path):
         (repo / module).write_text(original)
         assert set(json.loads(status.stdout)) == stages, (module, status.stdout)
 
-    # dvc exp run composes params.yaml from conf/ with the overrides, then runs what changed.
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(
-        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "lock"],
-        cwd=repo, check=True,
-    )  # fmt: skip
-    # Queued DVC experiments (issue 8, #4): each runs in its own copy of the repository under
-    # .dvc/tmp/exps/, yet its MLflow run lands in the repository's own store (no tracking URI
-    # set: sqlite:///<repo>/mlflow.db), and `dvc exp show` lists its scores beside its params.
-    # Both are the default's class-conditional GAN, through train, evaluate and register.
+
+@pytest.mark.distributed
+def test_queued_experiments_run_two_at_a_time(reproduced):
+    """Queued DVC experiments (issue 8, #4; issue 10, #5: `dvc queue start -j 2`): each runs in
+    its own copy of the repository under .dvc/tmp/exps/, two at once, yet its MLflow run lands
+    in the repository's own store (no tracking URI set: sqlite:///<repo>/mlflow.db), and `dvc
+    exp show` lists its scores beside its params. `dvc exp run` composes params.yaml from conf/
+    with the -S overrides. Both are the default's class-conditional GAN, through train,
+    evaluate and register."""
+    repo, env = reproduced
     queue_env = {**env, "MLFLOW_TRACKING_URI": ""}
     queued = run_command(
         ["dvc", "exp", "run", "--queue", "-S", "model=mlp,dcgan_small", "-S", "experiment=smoke",
@@ -187,7 +200,7 @@ def test_dvc_repro_and_exp_run(tmp_path):
         cwd=repo, env=queue_env,
     )  # fmt: skip
     assert queued.returncode == 0 and queued.stdout.count("Queued experiment") == 2, queued.stderr
-    started = run_command(["dvc", "queue", "start"], cwd=repo, env=queue_env)
+    started = run_command(["dvc", "queue", "start", "-j", "2"], cwd=repo, env=queue_env)
     assert started.returncode == 0, started.stderr
     deadline = time.monotonic() + 480
     while time.monotonic() < deadline:
@@ -218,3 +231,34 @@ def test_dvc_repro_and_exp_run(tmp_path):
     assert all(f"[dvc exp {r.data.tags['dvc_experiment']}]" in r.info.run_name for r in runs)
     versions = MlflowClient(store).search_model_versions("name = 'fashion_mnist-generator'")
     assert len(versions) == 2, "each experiment's generator was registered"
+
+
+@pytest.mark.distributed
+def test_dvc_push_then_a_fresh_clone_pulls_everything_without_recomputing(reproduced, tmp_path):
+    """A DVC remote (issue 10, #4): a local folder standing in for S3/GCS/Azure (the same
+    commands with their URL). `dvc push`, then a fresh `git clone` + `dvc pull` restores the
+    prepared data, the classifier and the generator, and `dvc repro` there runs nothing."""
+    repo, env = reproduced
+    remote = tmp_path / "remote"
+    added = run_command(["dvc", "remote", "add", "-d", "storage", str(remote)], cwd=repo, env=env)
+    assert added.returncode == 0, added.stderr
+    pushed = run_command(["dvc", "push"], cwd=repo, env=env)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert any(remote.rglob("*")), "nothing reached the remote"
+    subprocess.run([*GIT, "commit", "-qam", "remote"], cwd=repo, check=True)
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    assert not (clone / "models" / "generator.keras").exists()
+    clone_env = {**env, "PYTHONPATH": str(clone)}
+    pulled = run_command(["dvc", "pull"], cwd=clone, env=clone_env)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    for output in ("data/prepared", "classifier", "models/generator.keras"):
+        assert (clone / output).exists(), output
+    assert (clone / "models" / "generator.keras").read_bytes() == (
+        repo / "models" / "generator.keras"
+    ).read_bytes()
+    status = run_command(["dvc", "status", "--json"], cwd=clone, env=clone_env)
+    assert json.loads(status.stdout) == {}, status.stdout
+    again = run_command(["dvc", "repro"], cwd=clone, env=clone_env)
+    assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
