@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from pipeline.stages.prepare import prepare
@@ -107,7 +108,7 @@ def test_four_training_runs_at_once_lose_nothing(team_server, tmp_path):
         # Served by the server (mlflow-artifacts:/...), read back over HTTP.
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
         mlflow.set_tracking_uri(team_server)
-        config = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/config.yaml")
+        config = yaml.safe_load(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.yaml"))
         assert config["seed"] == seed
     experiment = client.get_experiment_by_name("gan-pipeline")
     assert len(client.search_runs([experiment.experiment_id])) == 4
