@@ -23,6 +23,28 @@ def run_command(cmd: list[str], cwd: Path = ROOT, env: dict | None = None, timeo
     )
 
 
+def start_command(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+    """Start ``cmd`` in the project's root, output captured as text; the caller waits."""
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_all(processes: list[subprocess.Popen], timeout: float = 600) -> list[str]:
+    """Wait for every process; each must succeed. Returns their standard outputs."""
+    outputs = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=timeout)
+        assert process.returncode == 0, stderr[-3000:]
+        outputs.append(stdout)
+    return outputs
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ import pytest
 from pipeline.stages.prepare import prepare
 from tests.helpers.configs import ROOT, compose_config, output_overrides, validate_all
 from tests.helpers.files import SYSTEM_FASHION_MNIST
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, start_command
 
 pytestmark = [
     pytest.mark.distributed,
@@ -94,17 +94,7 @@ def tf_config(ports: list[int], index: int) -> dict[str, str]:
 def start_workers(workdir: Path, name: str, *extra: str) -> list[subprocess.Popen]:
     ports = [free_port(), free_port()]
     command = train_command(workdir, name, "training.strategy=multi_worker", *extra)
-    return [
-        subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **tf_config(ports, index)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index in (0, 1)
-    ]
+    return [start_command(command, tf_config(ports, index)) for index in (0, 1)]
 
 
 def test_mirrored_on_two_cpu_devices_matches_one_device(workdir, one_device):

@@ -17,6 +17,7 @@ import pytest
 from pipeline.stages.prepare import prepare
 from tests.helpers.configs import ROOT, compose_config, output_overrides, validate_all
 from tests.helpers.files import SYSTEM_FASHION_MNIST
+from tests.helpers.processes import start_command, wait_all
 
 pytestmark = [
     pytest.mark.faults,
@@ -170,19 +171,7 @@ def test_four_runs_at_once_on_a_new_sqlite_store(tmp_path):
     """Issue 9, #2: processes started together on a new SQLite file raced in MLflow's schema
     migration (two of three died). All four runs are recorded, with every metric step."""
     uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", LOGGER, uri, f"run{i}"],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(4)
-    ]
-    for process in processes:
-        _, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr[-2000:]
+    wait_all([start_command([sys.executable, "-c", LOGGER, uri, f"run{i}"]) for i in range(4)])
     mlflow.set_tracking_uri(uri)
     found = mlflow.search_runs(experiment_names=["race"], output_format="list")
     assert sorted(run.info.run_name for run in found) == [f"run{i}" for i in range(4)]

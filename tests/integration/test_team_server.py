@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from pipeline.stages.prepare import prepare
 from pipeline.stages.register import register
 from tests.helpers.configs import ROOT, compose_config, output_overrides, validate_all
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, start_command, wait_all
 from tests.helpers.registry import MODEL_NAME, champion_version, trained
 
 SCRIPT = ROOT / "scripts" / "team_server.py"
@@ -66,7 +66,7 @@ def test_four_training_runs_at_once_lose_nothing(team_server, tmp_path):
         o for o in output_overrides(tmp_path) if o.startswith(("paths.prepared", "paths.raw"))
     ]
     jobs = [
-        subprocess.Popen(
+        start_command(
             [
                 sys.executable,
                 "-m",
@@ -81,18 +81,11 @@ def test_four_training_runs_at_once_lose_nothing(team_server, tmp_path):
                 ],
                 f"tracking.uri={team_server}",
                 f"hydra.run.dir={tmp_path / f'job{seed}' / 'hydra'}",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            ]
         )
         for seed in range(4)
     ]
-    for job in jobs:
-        _, stderr = job.communicate(timeout=600)
-        assert job.returncode == 0, stderr[-3000:]
+    wait_all(jobs)
 
     client = MlflowClient(team_server)
     for seed in range(4):
