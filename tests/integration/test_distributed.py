@@ -21,7 +21,7 @@ import pytest
 from pipeline.stages.prepare import prepare
 from tests.helpers.configs import ROOT, compose_config, output_overrides, validate_all
 from tests.helpers.files import SYSTEM_FASHION_MNIST
-from tests.helpers.processes import free_port, start_command
+from tests.helpers.processes import free_port, start_command, wait_all
 
 pytestmark = [
     pytest.mark.distributed,
@@ -100,29 +100,31 @@ def start_workers(workdir: Path, name: str, *extra: str) -> list[subprocess.Pope
 def test_mirrored_on_two_cpu_devices_matches_one_device(workdir, one_device):
     """The global batch of 64 split 32 + 32, losses scaled, noise and labels sliced from one
     draw, BatchNorm over the global batch: the same generator as one device, within float
-    rounding, and one MLflow run that says how it was trained."""
-    done = run(
-        train_command(workdir, "mirrored", "training.strategy=mirrored", "training.cpu_devices=2")
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    mirrored = weights(workdir / "mirrored" / "models" / "generator.keras")
-    assert largest_difference(one_device, mirrored) < TOLERANCE
-    [record] = runs(workdir, **{"training.strategy": "mirrored"})
+    rounding. Trained as 4 steps, then resumed from their checkpoint to 8 (the checkpoint
+    holds the mirrored variables); each session one MLflow run that says how it trained."""
+    mirrored = ["training.strategy=mirrored", "training.cpu_devices=2"]
+    for epochs in (1, 2):
+        done = run(train_command(workdir, "mirrored", *mirrored, f"training.epochs={epochs}"))
+        assert done.returncode == 0, done.stderr[-3000:]
+    resumed = weights(workdir / "mirrored" / "models" / "generator.keras")
+    assert largest_difference(one_device, resumed) < TOLERANCE
+    [record] = runs(workdir, **{"training.strategy": "mirrored", "training.epochs": "2"})
     assert record.info.status == "FINISHED" and record.data.params["training.cpu_devices"] == "2"
+    assert record.data.tags["resumed_from_step"] == "4"
 
 
 def test_two_workers_train_one_generator_and_one_run(workdir, one_device):
     """Two processes with TF_CONFIG on 127.0.0.1: the chief (worker 0) writes the generator,
-    the checkpoints and the one MLflow run; the other worker trains and writes nothing."""
-    chief, worker = start_workers(workdir, "workers")
-    outputs = [process.communicate(timeout=300) for process in (chief, worker)]
-    assert chief.returncode == 0, outputs[0][1][-3000:]
-    assert worker.returncode == 0, outputs[1][1][-3000:]
-    assert "worker done: 8 steps; the chief wrote the outputs" in outputs[1][0]
+    the checkpoints and the one MLflow run; the other worker trains and writes nothing. Run
+    as 4 steps, then resumed to 8: both workers restore from the chief's checkpoint."""
+    for epochs in (1, 2):
+        chief, worker = start_workers(workdir, "workers", f"training.epochs={epochs}")
+        _, worker_output = wait_all([chief, worker], timeout=300)
+    assert "worker done: 8 steps; the chief wrote the outputs" in worker_output
     together = weights(workdir / "workers" / "models" / "generator.keras")
     assert largest_difference(one_device, together) < TOLERANCE
-    [record] = runs(workdir, **{"training.strategy": "multi_worker"})
-    assert record.info.status == "FINISHED"
+    [record] = runs(workdir, **{"training.strategy": "multi_worker", "training.epochs": "2"})
+    assert record.info.status == "FINISHED" and record.data.tags["resumed_from_step"] == "4"
     assert (
         json.loads((workdir / "workers" / "models" / "train_run.json").read_text())["run_id"]
         == record.info.run_id
