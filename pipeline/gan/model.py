@@ -245,9 +245,8 @@ class GAN(keras.Model):
                     fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half]
                 )
                 g_total = g_loss + self.mode_seeking * ms_loss
-            scaled = self.g_optimizer.scale_loss(
-                per_replica(g_total)
-            )  # mixed_float16's loss scaling
+            # This replica's share, scaled up for mixed_float16 (the optimizer unscales it).
+            scaled = self.g_optimizer.scale_loss(per_replica(g_total))
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables, strict=True)

@@ -66,9 +66,8 @@ def train(
         train_labels=data.labels("train"), num_classes=len(data.meta["class_names"]),
         seed=cfg.seed, checkpoint_dir=checkpoint_dir, **gan_sections,
     )  # fmt: skip
-    if not distribute.is_chief(
-        cfg.training
-    ):  # a multi-worker run's other workers: the chief writes and records
+    # A multi-worker run's other workers train alongside; the chief writes and records.
+    if not distribute.is_chief(cfg.training):
         steps = loop.train(data.images("train"), **inputs).steps
         print(f"worker done: {steps} steps; the chief wrote the outputs")
         return ""
