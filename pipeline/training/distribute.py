@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +53,7 @@ def _strategy(name: str, cpu_devices: int) -> tf.distribute.Strategy:
         )
     if name == "multi_worker":
         _tf_config()  # checked here; TensorFlow reads it from the environment itself
+        sys.unraisablehook = _ignore_tensorflows_unclosed_pool(sys.unraisablehook)
     gpus = tf.config.list_physical_devices("GPU")  # (listing them starts nothing)
     try:
         if not gpus and cpu_devices > 1:
@@ -73,6 +75,21 @@ def _strategy(name: str, cpu_devices: int) -> tf.distribute.Strategy:
         ) from None
     devices = [device.name for device in tf.config.list_logical_devices("GPU" if gpus else "CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _ignore_tensorflows_unclosed_pool(previous: Any) -> Any:
+    """When a worker is lost, TensorFlow's eager all-reduce (cross_device_ops.py) leaves its
+    ThreadPool unclosed; at exit the pool's ``__del__`` writes to a closed pipe, and Python
+    printed that (in about 1 run of 4) as a traceback after our clean error. That one is
+    ignored; anything else goes to the previous hook."""
+
+    def hook(unraisable: Any) -> None:
+        where = getattr(unraisable.object, "__qualname__", "")
+        if where == "Pool.__del__" and isinstance(unraisable.exc_value, OSError):
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def _tf_config() -> dict[str, Any]:
