@@ -36,8 +36,6 @@ TRAINING_CURVES = "training_curves.png"
 CLASS_HISTOGRAM = "class_histogram.csv"
 EVAL_SAMPLES = "eval_samples.png"
 NEAREST_NEIGHBOURS = "nearest_neighbours.png"
-# paths.checkpoints/<fingerprint>/
-CHECKPOINT_HISTORY = "history.csv"
 
 
 @dataclass(frozen=True)

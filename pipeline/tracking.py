@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import flatten, repo_root, tracking_uri
 from pipeline.errors import Interrupted, PipelineError, Pruned
+from pipeline.io import process_alive
 from pipeline.viz import image_grid
 
 # MLflow's own chatter (alembic migrations, "run ... started") drowns the training output.
@@ -227,22 +228,12 @@ def close_orphaned_runs(experiment_name: str, tag: str, value: str) -> list[str]
     closed = []
     for run in runs:
         host, pid = run.data.tags.get("host"), run.data.tags.get("pid")
-        if host != socket.gethostname() or not pid or _alive(int(pid)):
+        if host != socket.gethostname() or not pid or process_alive(int(pid)):
             continue
         client.set_tag(run.info.run_id, "closed_by", f"pid {os.getpid()} (its process is gone)")
         client.set_terminated(run.info.run_id, "KILLED")
         closed.append(run.info.run_id)
     return closed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 class MlflowObserver:

@@ -115,6 +115,32 @@ class GAN(keras.Model):
         (keras-team/keras#20585, open): without this, `training.strategy=multi_worker` could
         not train."""
 
+    def _random_states(self) -> list[keras.Variable]:
+        """The networks' random-number states (Dropout's SeedGenerator): Keras does not count
+        them as weights, so `save_weights` leaves them out and a run resumed from a checkpoint
+        would draw other dropout masks than one that never stopped."""
+        weights = {id(v) for v in self.weights}
+        return [
+            v for v in self.variables
+            if id(v) not in weights and v.path.endswith("seed_generator_state")
+        ]  # fmt: skip
+
+    def save_own_variables(self, store: Any) -> None:
+        """The GAN's own variables (LeCam's anchors) and the networks' random states, so that a
+        resume is bit-identical with Dropout too."""
+        own = self._trainable_variables + self._non_trainable_variables + self._random_states()
+        for i, variable in enumerate(own):
+            store[f"{i}"] = variable
+
+    def load_own_variables(self, store: Any) -> None:
+        own = self._trainable_variables + self._non_trainable_variables + self._random_states()
+        if len(store.keys()) != len(own):
+            raise ValueError(
+                f"the checkpoint holds {len(store.keys())} GAN variables, not {len(own)}"
+            )
+        for i, variable in enumerate(own):
+            variable.assign(store[f"{i}"])
+
     @property
     def shipped_generator(self) -> keras.Model:
         """The generator to sample, score and ship: the moving average when it is kept."""

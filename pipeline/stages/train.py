@@ -80,9 +80,7 @@ def train(
             probe=probe,
             **inputs,
         )
-        rows = history.with_resumed(
-            checkpoint_dir / artifacts.CHECKPOINT_HISTORY, result.rows, result.start_step
-        )
+        rows = result.rows
         summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,
                                   result.seconds, result.probe_rows)  # fmt: skip
         tracking.log_summary(summary, result.steps, resumed_from_step=result.start_step)

@@ -25,7 +25,7 @@ WEIGHT_SETTINGS = (
     "conditional", "mode_seeking",
 )  # fmt: skip
 # Raised when what a checkpoint holds changes shape, so that older checkpoints are not resumed.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 # What identifies the prepared training data (from its meta.json).
 DATA_IDENTITY = ("checksum", "shape", "counts", "limit")
 

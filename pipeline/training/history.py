@@ -26,15 +26,11 @@ def write_rows(path: Path, rows: Sequence[dict[str, float]], columns: Sequence[s
         writer.writerows({**r, "step": int(r["step"])} for r in rows)
 
 
-def with_resumed(
-    path: Path, rows: list[dict[str, float]], start_step: int
-) -> list[dict[str, float]]:
-    """This session's rows, preceded by those of earlier sessions up to the checkpoint it
-    resumed from; saved at ``path`` (beside the checkpoints) for the next resume."""
+def resumed_rows(path: Path, start_step: int) -> list[dict[str, float]]:
+    """The rows of earlier sessions up to the checkpoint a run resumed from (``path`` is written
+    with every checkpoint, before its weights: rows past the step resumed from are dropped)."""
     earlier = read_rows(path) if start_step and path.is_file() else []
-    combined = [r for r in earlier if r["step"] <= start_step] + rows
-    write_rows(path, combined)
-    return combined
+    return [r for r in earlier if r["step"] <= start_step]
 
 
 def steady_images_per_s(rows: Sequence[dict[str, float]]) -> float | None:

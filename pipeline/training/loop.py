@@ -27,11 +27,13 @@ from pipeline.gan.losses import LOSSES
 from pipeline.gan.model import GAN, recalibrate_batch_norm
 from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.models import build_networks
-from pipeline.training import distribute
+from pipeline.training import distribute, history
 from pipeline.training.checkpoints import Checkpointer
 from pipeline.training.monitor import TrainingMonitor, TrainingObserver
 
 Settings = Mapping[str, Any]
+# Beside the checkpoints: the logged rows up to the latest one (a resumed run's curve starts so).
+HISTORY_FILE = "history.csv"
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -299,7 +301,7 @@ class TimeBudget(keras.callbacks.Callback):
 class TrainResult:
     gan: GAN
     history: dict[str, list[float]]  # per epoch, as Keras reports it
-    rows: list[dict[str, float]]  # per logging interval
+    rows: list[dict[str, float]]  # per logging interval, a resumed run's earlier ones first
     probe_rows: list[dict[str, float]]  # step, probe_fid, probe_kid: the quality probe's
     steps: int
     start_step: int  # where this session began: > 0 when resumed from a checkpoint
@@ -378,11 +380,24 @@ def _train(
         )
     guard = DivergenceGuard()
     guard.set_model(gan)
-    all_callbacks: list[keras.callbacks.Callback] = [guard]  # first: before anything is saved
-    start_step = 0
+    noise = fixed_noise(seed, t["num_samples"], model["latent_dim"])
+    monitor = TrainingMonitor(
+        observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"],
+        probe=probe, probe_every=t["probe_every_steps"] if probe else 0,
+    )  # fmt: skip
+    # The guard first (before anything is saved), then the monitor (a checkpoint's history
+    # includes its own step's row).
+    all_callbacks: list[keras.callbacks.Callback] = [guard, monitor]
+    checkpointer = None
     if checkpoint_dir is not None:
+        rows_file = checkpoint_dir / HISTORY_FILE
+
+        def before_save() -> None:  # the rows before the weights: a resume drops any extra
+            guard.check_weights()
+            history.write_rows(rows_file, monitor.rows)
+
         checkpointer = Checkpointer(
-            checkpoint_dir, t["checkpoint_every_steps"], before_save=guard.check_weights,
+            checkpoint_dir, t["checkpoint_every_steps"], before_save=before_save,
             steps_per_epoch=steps_per_epoch, writes=distribute.is_chief(t),
         )  # fmt: skip
         saved_epoch = checkpointer.saved_epoch()
@@ -393,21 +408,17 @@ def _train(
             checkpoint_dir.rename(aside)
             print(f"checkpoint at epoch {saved_epoch} > {t['epochs']} requested: kept as {aside}")
         start_step = checkpointer.restore(gan)  # weights, optimizer state and epoch counter
+        monitor.earlier = history.resumed_rows(rows_file, start_step)
         all_callbacks.append(checkpointer)
     dataset = make_dataset(
-        train_images, step_images, seed, skip_batches=start_step,
+        train_images, step_images, seed, skip_batches=int(gan.g_optimizer.iterations.numpy()),
         labels=train_labels if t["conditional"] else None,
     )  # fmt: skip
-    noise = fixed_noise(seed, t["num_samples"], model["latent_dim"])
-    monitor = TrainingMonitor(
-        observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"],
-        probe=probe, probe_every=t["probe_every_steps"] if probe else 0,
-    )  # fmt: skip
-    stop = GracefulStop(checkpointer._save_model if checkpoint_dir is not None else None)
-    all_callbacks += [monitor, StepLimit(t["epochs"] * steps_per_epoch), stop, *callbacks]
+    stop = GracefulStop(checkpointer._save_model if checkpointer is not None else None)
+    all_callbacks += [StepLimit(t["epochs"] * steps_per_epoch), stop, *callbacks]
     start = time.perf_counter()
     try:
-        history = gan.fit(
+        fitted = gan.fit(
             dataset,
             epochs=t["epochs"],
             steps_per_epoch=steps_per_epoch,
@@ -428,7 +439,7 @@ def _train(
     monitor.final_probe()
     return TrainResult(
         gan=gan,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        history={k: [float(v) for v in vs] for k, vs in fitted.history.items()},
         rows=monitor.rows,
         probe_rows=monitor.probe_rows,
         steps=int(gan.g_optimizer.iterations.numpy()),

@@ -36,6 +36,9 @@ class TrainingMonitor(keras.callbacks.Callback):
     # (a QualityProbe: KID and FID on a small sample). Its time is kept out of the throughput.
     probe: Callable[[Any], dict[str, float]] | None = None
     probe_every: int = 0
+    # A resumed run's rows up to its checkpoint: they start ``rows`` and are sent to the
+    # observers first, so that the new MLflow run holds the whole curve, with no gap or repeat.
+    earlier: Sequence[dict[str, float]] = ()
     rows: list[dict[str, float]] = field(default_factory=list)
     probe_rows: list[dict[str, float]] = field(default_factory=list)
 
@@ -46,8 +49,11 @@ class TrainingMonitor(keras.callbacks.Callback):
         return int(self.model.g_optimizer.iterations.numpy())
 
     def on_train_begin(self, logs=None):
-        self.rows.clear()
+        self.rows[:] = self.earlier
         self.probe_rows.clear()
+        for row in self.earlier:
+            for observer in self.observers:
+                observer.on_metrics({k: v for k, v in row.items() if k != "step"}, int(row["step"]))
         self._clock = time.perf_counter()
         self.start_step = self.step()  # > 0 when a checkpoint was restored
         if self.start_step == 0:
