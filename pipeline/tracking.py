@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import flatten, repo_root, tracking_uri
 from pipeline.errors import Interrupted, PipelineError, Pruned
-from pipeline.io import process_alive
+from pipeline.io import file_lock, process_alive
 from pipeline.viz import image_grid
 
 # MLflow's own chatter (alembic migrations, "run ... started") drowns the training output.
@@ -106,23 +108,27 @@ def configure(tracking: Mapping[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def _first_contact_lock(uri: str) -> Iterator[None]:
+def store_lock(uri: str, purpose: str) -> Iterator[None]:
+    """One process of this host at a time does ``purpose`` on the store at ``uri``. For SQLite,
+    a lock file beside the database (<db>.<purpose>.lock); for a server, one in the temporary
+    folder named after its URI (processes on other hosts are not held back)."""
+    if uri.startswith("sqlite:///"):
+        db = sqlite_file(uri)
+        path = db.with_name(f"{db.name}.{purpose}.lock")
+    else:
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"mlflow-{digest}.{purpose}.lock"
+    with file_lock(path):
+        yield
+
+
+def _first_contact_lock(uri: str) -> contextlib.AbstractContextManager[None]:
     """For an SQLite store, one process at a time creates or migrates its schema: processes
     started together on a new file otherwise race in MLflow's migrations ("Online migration
-    expected to match one row"). An exclusive lock on <db>.lock, held for the first contact."""
+    expected to match one row")."""
     if not uri.startswith("sqlite:///"):
-        yield
-        return
-    import fcntl
-
-    db = sqlite_file(uri)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        return contextlib.nullcontext()
+    return store_lock(uri, "schema")
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:

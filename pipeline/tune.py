@@ -14,10 +14,7 @@ composed config. Each job writes its models/metrics/plots into its own job folde
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -29,7 +26,7 @@ from pipeline.cli import entrypoint
 from pipeline.config import ClassifierConfig, Section, TuneConfig
 from pipeline.data.prepared import META_FILE
 from pipeline.errors import PipelineError
-from pipeline.io import read_json
+from pipeline.io import file_lock, read_json
 from pipeline.stages import classifier as classifier_stage
 from pipeline.stages import evaluate as evaluate_stage
 from pipeline.stages import prepare as prepare_stage
@@ -62,24 +59,13 @@ def ensure_shared_inputs(cfg: DictConfig) -> None:
     """Prepared data and the classifier at ``paths.*``, made once if missing: parallel jobs
     wait on a lock rather than each making their own."""
     out = Artifacts.from_paths(cfg.paths)
-    with _lock(out.cache / "shared-inputs.lock"):
+    with file_lock(out.cache / "shared-inputs.lock"):
         if not (out.prepared / META_FILE).is_file():
             print(f"tune: no prepared data in {out.prepared}: running prepare once")
             prepare_stage.prepare(cfg)
         if not out.classifier.is_file():
             print(f"tune: no classifier at {out.classifier}: training it once")
             classifier_stage.classifier(cfg)
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def tune(cfg: DictConfig) -> float:

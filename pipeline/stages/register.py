@@ -24,15 +24,14 @@ def register(cfg: DictConfig) -> str:
     run_id = read_json(artifacts.require(out.train_run, "train"))["run_id"]
     evaluation = read_json(artifacts.require(out.metric(artifacts.EVAL_METRICS), "evaluate"))
     check_scores_fit(evaluation, out)
-    tracking.configure(cfg.tracking)
-    decision = register_generator(
-        MlflowClient(),
-        cfg.registry.model_name,
-        run_id,
-        out.generator,
-        evaluation,
-        cfg.registry.max_images,
-    )
+    uri = tracking.configure(cfg.tracking)
+    # One register at a time: two at once could each find no version of a run and register
+    # it twice, or each see the old champion and the worse one's alias land last.
+    with tracking.store_lock(uri, "registry"):
+        decision = register_generator(
+            MlflowClient(), cfg.registry.model_name, run_id, out.generator, evaluation,
+            cfg.registry.max_images,
+        )  # fmt: skip
     write_json(
         out.metric(artifacts.REGISTER_METRICS),
         {

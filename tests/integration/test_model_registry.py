@@ -4,6 +4,7 @@ loaded by name, and register's errors."""
 from __future__ import annotations
 
 import json
+import sys
 
 import mlflow
 import numpy as np
@@ -151,3 +152,30 @@ def test_a_failed_registry_search_is_an_error_not_no_version(tmp_path, store, sm
         db.execute("ALTER TABLE model_versions RENAME TO model_versions_gone")
     with pytest.raises(PipelineError, match="cannot search the model registry .*no such table"):
         version_of_run(client, MODEL_NAME, run_id)
+
+
+@pytest.mark.faults
+@pytest.mark.distributed
+def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg, generator_file):
+    """Issue 9, #6: four `register` commands at once, two for each of two runs: one version per
+    run, never two, and the champion is the run with the better FID, whichever finished last."""
+    from tests.helpers.processes import start_command, wait_all
+
+    worse, worse_run = trained(tmp_path, smoke_cfg, generator_file, 30.0, "P1", "worse")
+    better, better_run = trained(tmp_path, smoke_cfg, generator_file, 20.0, "P1", "better")
+
+    def command(cfg) -> list[str]:
+        overrides = [f"paths.{key}={cfg.paths[key]}" for key in ("models", "metrics")]
+        overrides += [f"tracking.uri={store}", f"registry.model_name={MODEL_NAME}"]
+        return [sys.executable, "-m", "pipeline.stages.register", *overrides,
+                f"hydra.run.dir={tmp_path / 'hydra'}"]  # fmt: skip
+
+    wait_all([start_command(command(cfg)) for cfg in (worse, better, worse, better)])
+    client = MlflowClient(store)
+    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    runs = sorted(v.tags["train_run_id"] for v in versions)
+    assert runs == sorted([worse_run, better_run]), f"{len(versions)} versions"
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert champion.tags["train_run_id"] == better_run
+    challenger = client.get_model_version_by_alias(MODEL_NAME, "challenger")
+    assert challenger.tags["train_run_id"] == worse_run
