@@ -10,6 +10,7 @@ is touched, and a PipelineError becomes one readable message and exit status 2.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -31,9 +32,23 @@ StageFn = Callable[[DictConfig], Any]
 def run_guarded(stage: StageFn, cfg: DictConfig, sections: Mapping[str, Section]) -> Any:
     try:
         return stage(validate(cfg, sections))
+    except OSError as e:
+        if not disk_full(e):
+            raise
+        error: PipelineError = PipelineError(
+            f"no space left on the disk{f' writing {e.filename}' if e.filename else ''}: "
+            f"{' '.join(str(e).split())[:200]}; files already in place are unchanged",
+            "free space on that disk (df -h), or point paths.* at another, and run again",
+        )
     except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_status)
+        error = e
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(error.exit_status)
+
+
+def disk_full(e: OSError) -> bool:
+    """A full disk, a quota or a file-size limit; h5py says so only in its message."""
+    return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "No space left" in str(e)
 
 
 # Overrides that say where a run goes, not what it is: left out of run names.

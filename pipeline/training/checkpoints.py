@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.io import write_json
@@ -131,6 +133,11 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
                 f"delete {self.backup_dir} to train from the start, or set training.resume=false",
             )
 
+    def _estimate(self) -> int:
+        """Bytes of a first checkpoint: every variable (the optimizers' included), plus a tenth."""
+        sizes = (int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in self.model.variables)
+        return int(1.1 * sum(sizes))
+
     def _save_model(self):
         if not self.writes:
             # A multi-worker run's other workers save too, to a folder then deleted: saving can
@@ -144,6 +151,7 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
         directory.mkdir(parents=True, exist_ok=True)
         latest, previous = Path(self._weights_path), Path(self._prev_weights_path)
         incoming = directory / "incoming.weights.h5"
+        check_space(directory, latest.stat().st_size if latest.exists() else self._estimate())
         self.model.save_weights(str(incoming), overwrite=True)
         with open(incoming, "rb+") as f:  # on disk before it replaces the good one
             os.fsync(f.fileno())
@@ -153,4 +161,17 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
         write_json(
             self._training_metadata_path,
             {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
+
+
+def check_space(directory: Path, needed: int) -> None:
+    """Refuse to start a checkpoint that the disk cannot hold: h5py, out of space part-way,
+    prints errors of its own and can crash the process as it exits."""
+    free = shutil.disk_usage(directory).free
+    if free < needed + (1 << 20):
+        raise PipelineError(
+            f"no space left on the disk for a checkpoint in {directory}: about "
+            f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free; the last checkpoint is kept",
+            "free space on that disk (df -h), or point paths.checkpoints at another, and run "
+            "again: training resumes from the last checkpoint",
         )

@@ -173,13 +173,15 @@ def test_sigkill_anywhere_then_resume_ends_bit_identical(tmp_path, model, capsys
     capsys.readouterr()
 
 
-def run_train_stage(workdir: Path, key: str, value: str, capsys) -> tuple[int, str]:
+def run_train_stage(
+    workdir: Path, key: str, value: str, capsys, base: list[str] = LONG
+) -> tuple[int, str]:
     """The train stage as its command runs it (validation, the stage, exit status and
     message), in this process: (exit status, stderr)."""
     from pipeline.cli import run_guarded
     from pipeline.stages.train import SECTIONS, train
 
-    cfg = compose_config([*LONG, *outputs(workdir, key), f"{key}={value}"])
+    cfg = compose_config([*base, *outputs(workdir, key), f"{key}={value}"])
     with pytest.raises(SystemExit) as stopped:
         run_guarded(train, cfg, SECTIONS)
     return int(stopped.value.code), capsys.readouterr().err
@@ -195,6 +197,42 @@ def test_an_unwritable_output_folder_fails_before_training(workdir, capsys):
     assert "fix: make it writable" in err
     assert not list((workdir / "checkpoints").glob("*/latest.weights.h5"))
     assert not (workdir / "mlflow.db").exists() or not runs(workdir)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real full disk: a 1 MiB tmpfs (mounting needs root; skipped otherwise)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("key", ["paths.models", "paths.checkpoints"])
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk, key, capsys):
+    """Issue 9, #4: the generator (6 MB) or the first checkpoint does not fit on the disk: one
+    error and fix line, exit status 2, the MLflow run FAILED, the earlier generator as it was
+    and no partial checkpoint to resume from."""
+    old = small_disk / "generator.keras"
+    old.write_bytes(OLD_GENERATOR)
+    status, err = run_train_stage(
+        workdir,
+        key,
+        str(small_disk),
+        capsys,
+        base=["experiment=smoke", "training.probe_every_steps=0"],
+    )
+    assert status == 2, err
+    assert "error: no space left on the disk" in err and "Traceback" not in err
+    assert "fix: free space on that disk (df -h), or point paths." in err
+    assert old.read_bytes() == OLD_GENERATOR
+    assert not list(small_disk.rglob("*.weights.h5")), "a partial checkpoint"
+    [run] = runs(workdir)
+    assert run.info.status == "FAILED"
 
 
 def test_a_tracking_server_that_is_down_fails_fast(workdir, capsys):
