@@ -88,6 +88,9 @@ class TrainingConfig:
     # classifier's feature space (needs the classifier stage's model); 0: off
     probe_every_steps: int = setting(ge=0)
     probe_samples: int = setting(ge=2)
+    # Warn (and tag the MLflow run) when D's accuracy on real and fake images stays >= 99% with
+    # G's loss climbing for this many steps in a row; 0: never
+    d_wins_steps: int = setting(ge=0)
 
 
 @dataclass

@@ -251,6 +251,9 @@ class MlflowObserver:
     def on_samples(self, images: np.ndarray, step: int) -> None:
         mlflow.log_image(image_grid(images), key="samples", step=step)
 
+    def on_warning(self, name: str, message: str, step: int) -> None:
+        mlflow.set_tag(f"warning.{name}", f"step {step}: {message}")
+
 
 def pip_requirements() -> list[str]:
     """What a logged model needs, named explicitly: MLflow's inference of them reloads the

@@ -268,6 +268,50 @@ class GracefulStop(keras.callbacks.Callback):
         )
 
 
+class DiscriminatorWins(keras.callbacks.Callback):
+    """Warns once when the discriminator has won outright for ``steps`` steps in a row: its
+    accuracy on real and on fake images at least 99% at every step while the generator's loss
+    climbs. Training goes on, since it may recover; observers that have
+    ``on_warning(name, message, step)`` are told (MLflow: a run tag)."""
+
+    NAME = "discriminator_wins"
+    WATCHED = ("d_acc_real", "d_acc_fake", "g_loss")
+
+    def __init__(self, steps: int, observers: Sequence[TrainingObserver]):
+        super().__init__()
+        self.steps, self.observers = steps, observers
+        self.since: tuple[int, float] | None = None  # (step, G's loss) where the streak began
+        self.warned = False
+        self._running: dict[str, float] = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._running = dict.fromkeys(self.WATCHED, 0.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.warned or not self.steps or not set(self.WATCHED) <= set(logs or {}):
+            return
+        # This step's values, from Keras's running means over the epoch.
+        now = {k: float(logs[k]) * (batch + 1) - self._running[k] * batch for k in self.WATCHED}
+        self._running = {k: float(logs[k]) for k in self.WATCHED}
+        step, g_loss = int(self.model.g_optimizer.iterations.numpy()), now["g_loss"]
+        if min(now["d_acc_real"], now["d_acc_fake"]) < 0.99:
+            self.since = None
+        elif self.since is None:
+            self.since = (step, g_loss)
+        elif step - self.since[0] >= self.steps and g_loss > self.since[1]:
+            message = (
+                f"the discriminator has won outright since step {self.since[0]}: >= 99% right "
+                f"on real and fake images, the generator's loss {self.since[1]:.3g} -> "
+                f"{g_loss:.3g}; the generator may have stopped learning. Try a lower "
+                "training.discriminator_lr, regularizers=[r1] or [lecam], or training.augment"
+            )
+            print(f"warning at step {step}: {message}")
+            for observer in self.observers:
+                if hasattr(observer, "on_warning"):
+                    observer.on_warning(self.NAME, message, step)
+            self.warned = True
+
+
 class StepLimit(keras.callbacks.Callback):
     """Stops training at ``total`` generator steps. A run resumed mid-epoch starts its first
     epoch part-way (Keras restarts the epoch's count), so without this it would train the
@@ -415,7 +459,10 @@ def _train(
         labels=train_labels if t["conditional"] else None,
     )  # fmt: skip
     stop = GracefulStop(checkpointer._save_model if checkpointer is not None else None)
-    all_callbacks += [StepLimit(t["epochs"] * steps_per_epoch), stop, *callbacks]
+    all_callbacks += [
+        DiscriminatorWins(t["d_wins_steps"], observers),
+        StepLimit(t["epochs"] * steps_per_epoch), stop, *callbacks,
+    ]  # fmt: skip
     start = time.perf_counter()
     try:
         fitted = gan.fit(

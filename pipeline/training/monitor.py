@@ -14,7 +14,8 @@ from pipeline.gan.sampling import sample
 
 
 class TrainingObserver(Protocol):
-    """Receives what a training run produces as it goes (MLflow, CSV files, ...)."""
+    """Receives what a training run produces as it goes (MLflow, CSV files, ...). One may also
+    have ``on_warning(name, message, step)`` (a discriminator that wins outright, ...)."""
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None: ...
 

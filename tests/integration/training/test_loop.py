@@ -292,3 +292,23 @@ def test_ctrl_c_checkpoints_the_step_and_resumes_exactly(smoke_cfg, tmp_path):
     resumed = train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")
     assert (resumed.start_step, resumed.steps) == (4, 8)
     assert_same_weights(straight, resumed)  # bit-identical
+
+
+@pytest.mark.faults
+def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(smoke_cfg, tmp_path, capsys):
+    """Issue 9, #3: D learns 2,000 times faster than G and is soon right about every image;
+    a warning is printed and tags the MLflow run, and training goes on."""
+    import mlflow
+
+    from pipeline.tracking import MlflowObserver
+
+    cfg = smoke_cfg.copy()
+    cfg.training.update(d_wins_steps=5, generator_lr=1e-6, discriminator_lr=2e-3,
+                        steps_per_epoch=30, epochs=1)  # fmt: skip
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        result = train(cfg, observers=[MlflowObserver()])
+    tag = mlflow.get_run(run.info.run_id).data.tags["warning.discriminator_wins"]
+    assert "the discriminator has won outright since step" in tag
+    assert "warning at step" in capsys.readouterr().out
+    assert result.steps == 30
