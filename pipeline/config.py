@@ -98,6 +98,9 @@ class TrackingConfig:
     uri: str | None = setting()  # null: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
     experiment_name: str = setting()
     run_name: str | None = setting()
+    # A tracking server that stops answering mid-run: training goes on and what it records
+    # waits; at the end, wait this long for the server before giving up
+    wait_for_server_s: float = setting(ge=0)
 
 
 @dataclass

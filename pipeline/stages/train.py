@@ -74,12 +74,11 @@ def train(
     probe = QualityProbe.for_training(cfg.training, out.classifier, data.images("test"), cfg.seed)
 
     with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
+        recorder = tracking.MlflowObserver()
         result = loop.train(
-            data.images("train"),
-            observers=[tracking.MlflowObserver(), *observers],
-            probe=probe,
-            **inputs,
+            data.images("train"), observers=[recorder, *observers], probe=probe, **inputs
         )
+        recorder.flush(cfg.tracking.wait_for_server_s)  # what waited on a server's outage
         rows = result.rows
         summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,
                                   result.seconds, result.probe_rows)  # fmt: skip

@@ -250,6 +250,75 @@ def test_a_tracking_server_that_is_down_fails_fast(workdir, capsys):
     assert seconds < 30, f"{seconds:.0f}s"
 
 
+def start_mlflow_server(folder: Path, port: int) -> subprocess.Popen:
+    """`mlflow server` on 127.0.0.1:port with an SQLite store and served artifacts in folder,
+    once it answers; in its own process group, so that stop_server ends its workers too."""
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+         "--artifacts-destination", str(folder / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=open(folder / "server.log", "a"),  # noqa: SIM115
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return process
+        except OSError:
+            assert process.poll() is None, (folder / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "mlflow server did not answer in 120 s"
+            time.sleep(0.5)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def test_a_tracking_server_down_mid_run_loses_nothing(workdir, tmp_path):
+    """Issue 9, #5: the server stops while the stage trains and comes back later; training goes
+    on, and every metric step and sample grid is in the store at the end."""
+    from tests.helpers.processes import free_port
+
+    port = free_port()
+    server = start_mlflow_server(tmp_path, port)
+    log = tmp_path / "train.log"
+    with open(log, "w") as out:
+        training = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.stages.train", "experiment=smoke",
+             "training.epochs=40", "training.log_every_steps=1", "training.probe_every_steps=0",
+             *outputs(workdir, "tracking.uri"), f"tracking.uri=http://127.0.0.1:{port}",
+             f"hydra.run.dir={workdir / 'hydra'}"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        wait_for_checkpoint(workdir, training)  # training (and logging) under way
+        stop_server(server)
+        deadline = time.monotonic() + 120
+        while "does not answer" not in log.read_text():
+            assert training.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no sign that the server was missed"
+            time.sleep(0.2)
+        time.sleep(3)  # a few more steps with the server down
+        server = start_mlflow_server(tmp_path, port)
+        assert training.wait(timeout=300) == 0, log.read_text()[-3000:]
+        assert "answers again after" in log.read_text()
+        client = mlflow.MlflowClient(f"http://127.0.0.1:{port}")
+        [run] = client.search_runs([client.get_experiment_by_name("gan-pipeline").experiment_id])
+        assert run.info.status == "FINISHED"
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/d_loss"))
+        assert steps == list(range(1, 161))
+        grids = [a.path for a in client.list_artifacts(run.info.run_id, "images")]
+        assert len(grids) >= 2 * 41, grids[:4]  # every 4 steps and at 0: an image + a thumbnail
+    finally:
+        training.kill()
+        stop_server(server)
+
+
 LOGGER = """
 import sys
 import mlflow
