@@ -319,26 +319,28 @@ def test_a_tracking_server_down_mid_run_loses_nothing(workdir, tmp_path):
         stop_server(server)
 
 
-LOGGER = """
-import sys
-import mlflow
-from pipeline import tracking
-tracking.configure({"uri": sys.argv[1], "experiment_name": "race"})
-with mlflow.start_run(run_name=sys.argv[2]):
-    for step in range(50):
-        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
-"""
-
-
-def test_four_runs_at_once_on_a_new_sqlite_store(tmp_path):
-    """Issue 9, #2: processes started together on a new SQLite file raced in MLflow's schema
-    migration (two of three died). All four runs are recorded, with every metric step."""
-    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
-    wait_all([start_command([sys.executable, "-c", LOGGER, uri, f"run{i}"]) for i in range(4)])
+def test_four_training_runs_at_once_on_a_new_sqlite_store(workdir):
+    """Issue 9, #6 and #2: train stages started together on a new SQLite file raced in MLflow's
+    schema migration (two of three died). All four runs are recorded, with every metric step."""
+    uri = f"sqlite:///{workdir / 'new' / 'mlflow.db'}"
+    stages = []
+    for seed in range(4):  # a seed each: their own checkpoints
+        mine = workdir / f"run{seed}"
+        paths = [
+            f"paths.{key}={mine / key}" for key in ("models", "metrics", "plots", "checkpoints")
+        ]
+        stages.append(start_command([
+            sys.executable, "-m", "pipeline.stages.train", "experiment=smoke", f"seed={seed}",
+            "training.log_every_steps=1", "training.probe_every_steps=0",
+            f"paths.prepared={workdir / 'prepared'}", *paths, f"tracking.uri={uri}",
+            f"hydra.run.dir={mine / 'hydra'}",
+        ]))  # fmt: skip
+    wait_all(stages)
     mlflow.set_tracking_uri(uri)
-    found = mlflow.search_runs(experiment_names=["race"], output_format="list")
-    assert sorted(run.info.run_name for run in found) == [f"run{i}" for i in range(4)]
+    found = mlflow.search_runs(experiment_names=["gan-pipeline"], output_format="list")
+    assert sorted(run.data.params["seed"] for run in found) == ["0", "1", "2", "3"]
     client = mlflow.MlflowClient(uri)
     for run in found:
-        history = client.get_metric_history(run.info.run_id, "loss")
-        assert sorted(m.step for m in history) == list(range(50))
+        assert run.info.status == "FINISHED"
+        history = client.get_metric_history(run.info.run_id, "train/d_loss")
+        assert sorted(m.step for m in history) == list(range(1, 9))
