@@ -42,6 +42,12 @@ def run_guarded(stage: StageFn, cfg: DictConfig, sections: Mapping[str, Section]
         )
     except PipelineError as e:
         error = e
+    except KeyboardInterrupt:  # a second Ctrl-C during training, or one outside it
+        error = PipelineError(
+            "stopped at once by Ctrl-C; nothing after the last checkpoint was saved",
+            "run the same command again: training resumes from the last checkpoint",
+        )
+        error.exit_status = 130
     print(f"error: {error}", file=sys.stderr)
     sys.exit(error.exit_status)
 

@@ -204,6 +204,10 @@ def training_run(
             mlflow.set_tags({"pruned_at_step": e.step, "pruned_score": e.score})
             mlflow.end_run("KILLED")
             raise
+        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once
+            mlflow.set_tag("stopped_by", "SIGINT")
+            mlflow.end_run("KILLED")
+            raise
         except ServerGone:  # closing the run would wait minutes on retries: one quick try
             os.environ.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="5")
             with contextlib.suppress(Exception):

@@ -179,3 +179,22 @@ def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg,
     assert champion.tags["train_run_id"] == better_run
     challenger = client.get_model_version_by_alias(MODEL_NAME, "challenger")
     assert challenger.tags["train_run_id"] == worse_run
+
+
+@pytest.mark.faults
+def test_generate_from_a_registry_name_that_does_not_exist(tmp_path, store, smoke_cfg, capsys):
+    """Issue 9, #4: a clear error naming the model URI, exit status 2, nothing written."""
+    from pipeline.cli import run_guarded
+    from pipeline.stages.generate import SECTIONS, generate
+
+    cfg = smoke_cfg.copy()
+    cfg.tracking.uri = store
+    cfg.registry.model_name = "no-such-generator"
+    cfg.generate.output = str(tmp_path / "out.png")
+    with pytest.raises(SystemExit) as stopped:
+        run_guarded(generate, cfg, SECTIONS)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert "error: cannot load the model models:/no-such-generator@champion" in err
+    assert "fix: run `dvc repro` so that register names a champion" in err
+    assert not (tmp_path / "out.png").exists()

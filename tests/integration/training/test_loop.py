@@ -312,3 +312,24 @@ def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(smoke_cfg, tm
     assert "the discriminator has won outright since step" in tag
     assert "warning at step" in capsys.readouterr().out
     assert result.steps == 30
+
+
+class SignalTwiceAt(SignalAt):
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) == self.step:
+            os.kill(os.getpid(), self.number)
+            os.kill(os.getpid(), self.number)
+
+
+@pytest.mark.faults
+def test_a_second_ctrl_c_stops_at_once(smoke_cfg, tmp_path):
+    """Issue 9, #2: the second Ctrl-C does not wait for the step and its checkpoint (the CLI
+    turns the KeyboardInterrupt into an error line and exit status 130)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt",
+                  callbacks=[SignalTwiceAt(3, signal.SIGINT)])  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not (tmp_path / "ckpt" / "latest.weights.h5").exists(), "no checkpoint of step 3 or 4"

@@ -158,6 +158,37 @@ def test_cifar_tarball(tmp_path):
     assert raw.train[0].shape == (30, 32, 32, 3) and raw.test[0].shape == (6, 32, 32, 3)
 
 
+@pytest.mark.faults
+def test_a_cifar_tarball_that_is_not_the_official_one_is_refused_unread(tmp_path):
+    """Issue 9, #4/#7: the batches are pickles, so the checksum is checked before any is read."""
+    official = write_cifar_like(tmp_path / "official" / "cifar-10-python.tar.gz")
+    other = write_cifar_like(tmp_path / "raw" / "cifar-10-python.tar.gz", seed=1)
+    spec = DatasetSpec(
+        "c", read_cifar10_release, (RawFile(other.name, sha256(official)),), "http://127.0.0.1:9/"
+    )
+    with pytest.raises(PipelineError, match="checksum mismatch.*cifar-10-python.tar.gz"):
+        read(spec, other.parent)
+
+
+@pytest.mark.faults
+def test_a_tarball_member_that_escapes_the_folder_is_never_written(tmp_path):
+    """Issue 9, #4/#7: members are read in memory, by name, never extracted to disk."""
+    import io
+    import tarfile
+
+    path = tmp_path / "inside" / "deeper" / "cifar-10-python.tar.gz"
+    path.parent.mkdir(parents=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("../../escaped", "/tmp/absolute-escape", "cifar-10-batches-py/../../x"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"evil"))
+    with pytest.raises(PipelineError, match="lacks data_batch_1"):
+        formats.read_cifar10_tarball(path)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "inside" / "x").exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
 def test_cifar_channel_order(tmp_path):
     """The batches hold planes R, G, B of 1024 bytes each; NHWC must put them last."""
     path = write_cifar_like(tmp_path / "c.tar.gz", per_batch=2)
