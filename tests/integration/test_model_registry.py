@@ -158,7 +158,9 @@ def test_a_failed_registry_search_is_an_error_not_no_version(tmp_path, store, sm
 @pytest.mark.distributed
 def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg, generator_file):
     """Issue 9, #6: four `register` commands at once, two for each of two runs: one version per
-    run, never two, and the champion is the run with the better FID, whichever finished last."""
+    run, never two, and the champion is the run with the better FID, whichever finished last.
+    (The worse one is `challenger` only if it came after the better one: a champion that is
+    beaten keeps no alias.)"""
     from tests.helpers.processes import start_command, wait_all
 
     worse, worse_run = trained(tmp_path, smoke_cfg, generator_file, 30.0, "P1", "worse")
@@ -177,8 +179,6 @@ def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg,
     assert runs == sorted([worse_run, better_run]), f"{len(versions)} versions"
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert champion.tags["train_run_id"] == better_run
-    challenger = client.get_model_version_by_alias(MODEL_NAME, "challenger")
-    assert challenger.tags["train_run_id"] == worse_run
 
 
 @pytest.mark.faults

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.training import loop
+from tests.helpers.configs import compose_config, output_overrides, validate_all
 
 IMAGES = np.random.default_rng(1).uniform(-1, 1, (256, 28, 28, 1)).astype("float32")
 
@@ -36,12 +37,17 @@ def test_same_seed_same_weights(smoke_cfg):
 
 
 @pytest.mark.faults
-def test_resume_continues_from_checkpoint(smoke_cfg, tmp_path):
-    straight = train(smoke_cfg)  # 2 epochs x 4 steps in one go
-    one = smoke_cfg.copy()
+@pytest.mark.parametrize("model", ["mlp", "dcgan_small"])
+def test_resume_continues_from_checkpoint(model, tmp_path):
+    """Bit-identical, with Dropout too (dcgan_small's discriminator): its random state is in
+    the checkpoint."""
+    cfg = validate_all(compose_config(["experiment=smoke", f"model={model}",
+                                       *output_overrides(tmp_path)]))  # fmt: skip
+    straight = train(cfg)  # 2 epochs x 4 steps in one go
+    one = cfg.copy()
     one.training.epochs = 1
     train(one, checkpoint_dir=tmp_path / "ckpt")
-    resumed = train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")
+    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
     assert resumed.start_step == 4 and resumed.steps == 8
     assert len(resumed.history["d_loss"]) == 1, "only the second epoch is trained again"
     assert_same_weights(straight, resumed)  # bit-identical
