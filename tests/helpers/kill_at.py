@@ -7,7 +7,6 @@ a checkpoint write.
 POINT and N:
     step N               after step N's callbacks (its checkpoint, if one was due, is written)
     epoch_end N          after the checkpoint written at the end of the N-th epoch (1-based)
-    checkpoint_write N   in the N-th checkpoint write, part-way through the weights file
     checkpoint_rename N  in the N-th checkpoint write, between its two renames
     final_write N        part-way through writing the generator file, N zip entries in
 """
@@ -51,7 +50,6 @@ def kill_after_calls(cls: Any, name: str, n: int) -> None:
 
 
 def arm(point: str, n: int) -> None:
-    import h5py
     import keras
 
     from pipeline.training import checkpoints, loop
@@ -65,24 +63,21 @@ def arm(point: str, n: int) -> None:
         after(
             checkpoints.Checkpointer, "on_epoch_end", lambda s, epoch, *a: epoch + 1 == n and die()
         )
-    elif point in ("checkpoint_write", "checkpoint_rename"):
+    elif point == "checkpoint_rename":  # the n-th write: latest moved aside, the new not in
         saves = [0]
         original_save = checkpoints.Checkpointer._save_model
 
         def counted(self):
             saves[0] += 1
             if saves[0] == n:
-                if point == "checkpoint_write":  # the third dataset into incoming.weights.h5
-                    kill_after_calls(h5py.Group, "create_dataset", 3)
-                else:  # the first rename (latest -> previous) is done, the second not
-                    real_replace = os.replace
+                real_replace = os.replace
 
-                    def replace(src, dst):
-                        real_replace(src, dst)
-                        if str(dst).endswith("previous.weights.h5"):
-                            die()
+                def replace(src, dst):
+                    real_replace(src, dst)
+                    if str(dst).endswith("previous.weights.h5"):
+                        die()
 
-                    checkpoints.os.replace = replace  # type: ignore[attr-defined]
+                checkpoints.os.replace = replace  # type: ignore[attr-defined]
             return original_save(self)
 
         checkpoints.Checkpointer._save_model = counted
