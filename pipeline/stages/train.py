@@ -79,7 +79,7 @@ def train(
             data.images("train"), observers=[recorder, *observers], probe=probe, **inputs
         )
         recorder.flush(cfg.tracking.wait_for_server_s)  # what waited on a server's outage
-        rows = result.rows
+        rows = result.rows  # a resumed run's earlier rows first
         summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,
                                   result.seconds, result.probe_rows)  # fmt: skip
         tracking.log_summary(summary, result.steps, resumed_from_step=result.start_step)

@@ -29,7 +29,7 @@ from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.models import build_networks
 from pipeline.training import distribute, history
 from pipeline.training.checkpoints import Checkpointer
-from pipeline.training.monitor import TrainingMonitor, TrainingObserver
+from pipeline.training.monitor import TrainingMonitor, TrainingObserver, interval_mean
 
 Settings = Mapping[str, Any]
 # Beside the checkpoints: the logged rows up to the latest one (a resumed run's curve starts so).
@@ -290,8 +290,8 @@ class DiscriminatorWins(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.warned or not self.steps or not set(self.WATCHED) <= set(logs or {}):
             return
-        # This step's values, from Keras's running means over the epoch.
-        now = {k: float(logs[k]) * (batch + 1) - self._running[k] * batch for k in self.WATCHED}
+        now = {k: interval_mean(float(logs[k]), batch + 1, self._running[k], batch)
+               for k in self.WATCHED}  # fmt: skip
         self._running = {k: float(logs[k]) for k in self.WATCHED}
         step, g_loss = int(self.model.g_optimizer.iterations.numpy()), now["g_loss"]
         if min(now["d_acc_real"], now["d_acc_fake"]) < 0.99:

@@ -13,6 +13,12 @@ import numpy as np
 from pipeline.gan.sampling import sample
 
 
+def interval_mean(running: float, batches: int, earlier: float, earlier_batches: int) -> float:
+    """The mean over an epoch's batches (earlier_batches, batches], from Keras's running means
+    over the epoch at both ends."""
+    return (running * batches - earlier * earlier_batches) / (batches - earlier_batches)
+
+
 class TrainingObserver(Protocol):
     """Receives what a training run produces as it goes (MLflow, CSV files, ...). One may also
     have ``on_warning(name, message, step)`` (a discriminator that wins outright, ...)."""
@@ -108,8 +114,9 @@ class TrainingMonitor(keras.callbacks.Callback):
         metrics = {}
         for name in self.model.metric_names:
             running = float(logs[name])
-            total = running * batches_done - self._prev_means[name] * self._prev_batch
-            metrics[name] = total / n_new
+            metrics[name] = interval_mean(
+                running, batches_done, self._prev_means[name], self._prev_batch
+            )
             self._prev_means[name] = running
         self._prev_batch = batches_done
         now = time.perf_counter()
