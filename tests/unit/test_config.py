@@ -51,8 +51,15 @@ def test_all_regularizers_at_once():
     assert sorted(cfg.regularizers) == options("regularizers")
 
 
-def test_default_has_no_regularizers():
-    assert validate_all(compose_config()).regularizers == {}
+def test_default_is_hinge_with_lazy_r1_and_an_empty_list_turns_it_off():
+    default = validate_all(compose_config())
+    assert default.loss.name == "hinge"
+    assert default.regularizers == {"r1": {"gamma": 1.0, "every": 16}}
+    assert validate_all(compose_config(["regularizers=[]"])).regularizers == {}
+    # The tutorial presets and the smoke preset keep the tutorials' plain recipe.
+    for preset in ("smoke", "mnist_mlp", "cifar10_dcgan"):
+        cfg = validate_all(compose_config([f"experiment={preset}"]))
+        assert (cfg.loss.name, cfg.regularizers) == ("non_saturating", {}), preset
 
 
 def test_smoke_with_another_model():
