@@ -52,7 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # A suite is a list of presets; --suite picks one, --preset gives your own list instead. The
 # presets spell out what they change from conf/config.yaml, so they mean the same after the
 # defaults move.
-NS = "model=compact_dcgan loss=non_saturating regularizers=[]"  # the default until 2026-11-24
+# DCGAN's learning rate, the default's until late on 2026-11-24
+LR2 = "training.generator_lr=2e-4 training.discriminator_lr=2e-4"
+NS = f"model=compact_dcgan loss=non_saturating regularizers=[] {LR2}"  # the default until 11-24
 SUITES = {
     # The baselines beside the default, at equal wall-clock.
     "baselines": [
@@ -63,22 +65,25 @@ SUITES = {
         "training.ema_decay=0 training.conditional=false",
         # The default until 2026-11-23: the half-width DCGAN, batch 128, no averaging, no labels.
         "model=dcgan_small loss=non_saturating regularizers=[] training.batch_size=128 "
-        "training.ema_decay=0 training.conditional=false",
+        f"training.ema_decay=0 training.conditional=false {LR2}",
         "model=compact_dcgan training.conditional=false",  # the default without labels
         "model=compact_dcgan",  # the default
     ],
     # One technique at a time on the non-saturating conditional compact DCGAN, then the two
-    # that won together (the default since 2026-11-24). Earlier 3.33-minute runs
+    # that won together (the default since 2026-11-24), then at twice the learning rate (the
+    # default since a later change that day). Earlier 3.33-minute runs
     # (benchmarks/results/quality-fashion_mnist-3.33min-recall.md) cover batch size, minibatch
     # stddev, LeCam, dropout, translation, mode seeking at weight 1, TTUR and EMA off.
     "techniques": [
         NS,
         f"{NS} training.conditional=false",
         f"{NS} training.mode_seeking=0.1",
-        "model=compact_dcgan loss=hinge regularizers=[]",
-        "model=compact_dcgan loss=non_saturating regularizers=[r1]",
+        f"model=compact_dcgan loss=hinge regularizers=[] {LR2}",
+        f"model=compact_dcgan loss=non_saturating regularizers=[r1] {LR2}",
         f"{NS} loss.label_smoothing=0.1",
-        "model=compact_dcgan loss=hinge regularizers=[r1]",
+        f"model=compact_dcgan loss=hinge regularizers=[r1] {LR2}",
+        "model=compact_dcgan loss=hinge regularizers=[r1] training.generator_lr=4e-4 "
+        "training.discriminator_lr=4e-4",
     ],
 }
 COLUMNS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered"]

@@ -2,6 +2,10 @@
 
     python benchmarks/train_throughput.py                      # the CPU candidates, 28x28x1
     python benchmarks/train_throughput.py --models mlp dcgan --shape 32,32,3 --xla
+    # the default's settings: batch 8, 10 steps a call, one thread an op (run it again with
+    # --threads 0 0 --steps-per-execution 1 for TensorFlow's own)
+    python benchmarks/train_throughput.py --models compact_dcgan --batch-size 8 --steps 400 \
+        --warmup 20 --steps-per-execution 10 --threads 1 0
 
 For each model: forward multiply-adds per image (generator, discriminator), the estimated
 FLOPs of one train step per image, steps/s, images/s and the achieved GFLOP/s, beside the large
@@ -30,7 +34,8 @@ from hydra import compose, initialize_config_dir
 
 from pipeline.config import validate
 from pipeline.stages.train import SECTIONS
-from pipeline.training.loop import build_gan, make_dataset, seed_everything
+from pipeline.training import distribute
+from pipeline.training.loop import build_gan, make_dataset, seed_everything, steps_per_execution
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_MODELS = [
@@ -78,8 +83,11 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: int):
-    """(seconds per step, G forward MACs, D forward MACs)."""
+def measure(
+    model: str, jit: bool, shape, batch_size: int, steps: int, warmup: int, per_call: int = 1
+):
+    """(seconds per step, G forward MACs, D forward MACs); ``per_call`` steps per call into
+    TensorFlow (training.steps_per_execution)."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(
             "config",
@@ -94,6 +102,7 @@ def measure(model: str, jit: bool, shape, batch_size: int, steps: int, warmup: i
     )  # fmt: skip
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size * 8, *shape)).astype("float32")
     dataset = make_dataset(images, batch_size, seed=0)
+    gan.steps_per_execution = steps_per_execution(per_call, math.gcd(steps, warmup), 0)
     gan.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
     start = time.perf_counter()
     gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -109,22 +118,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="also measure with XLA on")
+    parser.add_argument(
+        "--steps-per-execution", type=int, default=1, metavar="N",
+        help="train steps per call into TensorFlow (training.steps_per_execution; it divides "
+        "--steps and --warmup)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, nargs=2, default=(0, 0), metavar=("INTRA", "INTER"),
+        help="TensorFlow's intra-op and inter-op threads (training.intra_op_threads and "
+        "inter_op_threads; 0: every core); one process each: compare two runs' ratios to matmul",
+    )  # fmt: skip
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
+    distribute.threads(*args.threads)  # before TensorFlow runs anything
 
     peak_before = matmul_gflops()
     rows = []
     for model in args.models:
         for jit in (False, True) if args.xla else (False,):
             per_step, g_macs, d_macs = measure(
-                model, jit, shape, args.batch_size, args.steps, args.warmup
-            )
+                model, jit, shape, args.batch_size, args.steps, args.warmup,
+                args.steps_per_execution,
+            )  # fmt: skip
             rows.append((model, jit, per_step, g_macs, d_macs))
             print(f"measured {model} (XLA {'on' if jit else 'off'})", file=sys.stderr)
     peak = (peak_before + matmul_gflops()) / 2  # before and after: load drifts on shared VMs
 
     print(f"\ntraining throughput, images {args.shape}, batch {args.batch_size}, {args.steps} "
-          f"steps; 2048^2 float32 matmul: {peak:.0f} GFLOP/s (before {peak_before:.0f})\n")  # fmt: skip
+          f"steps, {args.steps_per_execution} a call, threads (intra, inter) {args.threads}; "
+          f"2048^2 float32 matmul: {peak:.0f} GFLOP/s (before {peak_before:.0f})\n")  # fmt: skip
     print(
         "| model | XLA | G MMAC/img | D MMAC/img | step MFLOP/img | steps/s | images/s "
         "| GFLOP/s | % of matmul |"

@@ -65,6 +65,8 @@ class TrainingConfig:
     # Both learning rates follow it over the run's epochs x steps_per_epoch steps.
     lr_schedule: str = setting(choices=("constant", "linear", "cosine"))
     discriminator_steps: int = setting(ge=1)  # D updates per G update (n_critic of WGAN-GP)
+    # Train steps per call into TensorFlow (Keras's compile option): fewer Python round trips
+    steps_per_execution: int = setting(ge=1)
     ema_decay: float = setting(ge=0, lt=1)  # 0: off; else the generator shipped is the average
     augment: list[str] = setting()  # DiffAugment: any of color, translation, cutout
     # Mode-seeking term's weight in G's loss (MSGAN): pairs of noise, one label, images apart
@@ -79,6 +81,9 @@ class TrainingConfig:
     # multi_worker (processes named by $TF_CONFIG); pipeline.training.distribute
     strategy: str = setting(choices=("default", "mirrored", "multi_worker"))
     cpu_devices: int = setting(ge=1)  # on a machine without GPUs: the CPU split into this many
+    # TensorFlow's CPU thread pools, set when training starts a process (0: every core)
+    intra_op_threads: int = setting(ge=0)
+    inter_op_threads: int = setting(ge=0)
     checkpoint_every_steps: int = setting(ge=1)
     resume: bool = setting()
     log_every_steps: int = setting(ge=1)

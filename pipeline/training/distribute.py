@@ -18,8 +18,9 @@ Only the chief (``chief`` in TF_CONFIG, else worker 0) writes checkpoints, outpu
 records; every worker restores from the chief's checkpoint, so the checkpoint folder must be
 one that every worker can read (a shared filesystem across machines).
 
-The strategy is made once per process, before TensorFlow starts its runtime (logical devices
-and the multi-worker cluster can only be set up then): call :func:`strategy` first thing.
+The strategy is made once per process, before TensorFlow starts its runtime (logical devices,
+the multi-worker cluster and the CPU thread pools can only be set up then): call
+:func:`strategy` first thing.
 """
 
 from __future__ import annotations
@@ -40,7 +41,34 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 
 def strategy(training: Mapping[str, Any]) -> tf.distribute.Strategy:
     """The strategy that ``training`` names (made on the first call, the same one after)."""
+    threads(int(training["intra_op_threads"]), int(training["inter_op_threads"]))
     return _strategy(str(training["strategy"]), int(training["cpu_devices"]))
+
+
+@functools.cache
+def threads(intra_op: int, inter_op: int) -> None:
+    """TensorFlow's CPU thread pools: threads within one op, and ops run at once (0: its
+    default, every core). A small GAN's ops are too small to split well: on 2 cores, one thread
+    an op with two ops at once trained 1.1-1.6x the images per second of the default
+    (benchmarks/train_throughput.py). Set only before the runtime starts; a process that already
+    ran TensorFlow keeps its pools, and this says so once."""
+    config = tf.config.threading
+    wanted = {"intra_op_threads": intra_op, "inter_op_threads": inter_op}
+    current = {
+        "intra_op_threads": config.get_intra_op_parallelism_threads(),
+        "inter_op_threads": config.get_inter_op_parallelism_threads(),
+    }
+    if wanted == current:
+        return
+    try:
+        config.set_intra_op_parallelism_threads(intra_op)
+        config.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:  # TensorFlow's runtime has already started
+        print(
+            f"note: TensorFlow already runs with {current}, not training.{wanted}: set them "
+            "first thing in the process (pipeline.training.distribute.strategy)",
+            file=sys.stderr,
+        )
 
 
 @functools.cache

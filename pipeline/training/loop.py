@@ -270,8 +270,8 @@ class GracefulStop(keras.callbacks.Callback):
 
 class DiscriminatorWins(keras.callbacks.Callback):
     """Warns once when the discriminator has won outright for ``steps`` steps in a row: its
-    accuracy on real and on fake images at least 99% at every step while the generator's loss
-    climbs. Training goes on, since it may recover; observers that have
+    accuracy on real and on fake images at least 99% at every step (on average over each call's
+    steps under training.steps_per_execution) while the generator's loss climbs. Training goes on, since it may recover; observers that have
     ``on_warning(name, message, step)`` are told (MLflow: a run tag)."""
 
     NAME = "discriminator_wins"
@@ -283,16 +283,19 @@ class DiscriminatorWins(keras.callbacks.Callback):
         self.since: tuple[int, float] | None = None  # (step, G's loss) where the streak began
         self.warned = False
         self._running: dict[str, float] = {}
+        self._batches = 0  # the epoch's batches at the last call
 
     def on_epoch_begin(self, epoch, logs=None):
         self._running = dict.fromkeys(self.WATCHED, 0.0)
+        self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
         if self.warned or not self.steps or not set(self.WATCHED) <= set(logs or {}):
             return
-        now = {k: interval_mean(float(logs[k]), batch + 1, self._running[k], batch)
+        now = {k: interval_mean(float(logs[k]), batch + 1, self._running[k], self._batches)
                for k in self.WATCHED}  # fmt: skip
         self._running = {k: float(logs[k]) for k in self.WATCHED}
+        self._batches = batch + 1
         step, g_loss = int(self.model.g_optimizer.iterations.numpy()), now["g_loss"]
         if min(now["d_acc_real"], now["d_acc_fake"]) < 0.99:
             self.since = None
@@ -310,6 +313,16 @@ class DiscriminatorWins(keras.callbacks.Callback):
                 if hasattr(observer, "on_warning"):
                     observer.on_warning(self.NAME, message, step)
             self.warned = True
+
+
+def steps_per_execution(wanted: int, steps_per_epoch: int, start_step: int) -> int:
+    """The most steps, up to ``wanted``, that one call into TensorFlow may run. Keras runs whole
+    calls, so the number divides the epoch's steps and the steps a resumed run starts past an
+    epoch's start: every epoch, and the run, end exactly where asked."""
+    n = wanted
+    while n > 1 and (steps_per_epoch % n or start_step % steps_per_epoch % n):
+        n -= 1
+    return n
 
 
 class StepLimit(keras.callbacks.Callback):
@@ -454,8 +467,12 @@ def _train(
         start_step = checkpointer.restore(gan)  # weights, optimizer state and epoch counter
         monitor.earlier = history.resumed_rows(rows_file, start_step)
         all_callbacks.append(checkpointer)
+    start_step = int(gan.g_optimizer.iterations.numpy())  # the same when resumed
+    gan.steps_per_execution = steps_per_execution(
+        t["steps_per_execution"], steps_per_epoch, start_step
+    )
     dataset = make_dataset(
-        train_images, step_images, seed, skip_batches=int(gan.g_optimizer.iterations.numpy()),
+        train_images, step_images, seed, skip_batches=start_step,
         labels=train_labels if t["conditional"] else None,
     )  # fmt: skip
     stop = GracefulStop(checkpointer._save_model if checkpointer is not None else None)

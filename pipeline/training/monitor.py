@@ -13,6 +13,12 @@ import numpy as np
 from pipeline.gan.sampling import sample
 
 
+def passed(previous: int, step: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in (previous, step]: a schedule "every N steps" that
+    holds when one call runs several steps (training.steps_per_execution). 0: never."""
+    return every > 0 and step // every > previous // every
+
+
 def interval_mean(running: float, batches: int, earlier: float, earlier_batches: int) -> float:
     """The mean over an epoch's batches (earlier_batches, batches], from Keras's running means
     over the epoch at both ends."""
@@ -63,6 +69,7 @@ class TrainingMonitor(keras.callbacks.Callback):
                 observer.on_metrics({k: v for k, v in row.items() if k != "step"}, int(row["step"]))
         self._clock = time.perf_counter()
         self.start_step = self.step()  # > 0 when a checkpoint was restored
+        self._last_step = self.start_step
         if self.start_step == 0:
             self._emit_samples(0)
 
@@ -72,12 +79,13 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches = batch + 1
-        step = self.step()
-        if step % self.log_every == 0:
+        step = self.step()  # this call may have run several steps (steps_per_execution)
+        previous, self._last_step = self._last_step, step
+        if passed(previous, step, self.log_every):
             self._log_interval(batch + 1, logs, step)
-        if step % self.sample_every == 0:
+        if passed(previous, step, self.sample_every):
             self._emit_samples(step)
-        if self.probe_every and step % self.probe_every == 0:
+        if passed(previous, step, self.probe_every):
             self._run_probe(step)
 
     def on_epoch_end(self, epoch, logs=None):

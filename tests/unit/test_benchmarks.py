@@ -43,6 +43,7 @@ def test_the_baselines_are_what_they_say():
     assert not old_default.training.conditional and old_default.training.ema_decay == 0
     assert tutorial.loss.name == old_default.loss.name == "non_saturating"
     assert not tutorial.regularizers and not old_default.regularizers
+    assert old_default.training.generator_lr == old_default.training.discriminator_lr == 2e-4
     assert default.training.conditional and not unconditional.training.conditional
     # The techniques' last row, spelled out, is the default as conf/config.yaml composes it.
     assert quality.preset_config(quality.SUITES["techniques"][-1].split()) == default

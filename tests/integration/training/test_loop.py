@@ -102,8 +102,9 @@ def test_time_budget_stops_training(smoke_cfg):
     """benchmarks/quality.py trains presets for equal wall-clock budgets with it."""
     cfg = smoke_cfg.copy()
     cfg.training.epochs = 50
+    cfg.training.steps_per_execution = 10  # lowered to 4: never past the smoke epoch's end
     result = train(cfg, callbacks=[loop.TimeBudget(0.0)])
-    assert result.steps == 1, "stops after the first step once the budget is spent"
+    assert result.steps == result.gan.steps_per_execution == 4, "stops after the first call"
 
 
 class Recorder:
@@ -123,18 +124,42 @@ def pixel_features(images):
     return x.reshape(len(images), -1), np.ones((len(images), 1))
 
 
-def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg):
+@pytest.mark.parametrize(
+    ("per_call", "probed"),
+    [
+        (1, [3, 6, 8]),  # 8 steps: probed at 3 and 6, then at the end (8)
+        (4, [4, 8]),  # calls end at 4 and 8: each passes a multiple of 3 (8 is the end too)
+    ],
+)
+def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg, per_call, probed):
     from pipeline.training.probe import QualityProbe
 
     cfg = smoke_cfg.copy()
-    cfg.training.probe_every_steps = 3  # 8 steps: probed at 3 and 6, then at the end (8)
+    cfg.training.probe_every_steps = 3
+    cfg.training.steps_per_execution = per_call
     recorder = Recorder()
     probe = QualityProbe(pixel_features, IMAGES[:100], seed=0)
     result = train(cfg, observers=[recorder], probe=probe)
-    assert [row["step"] for row in result.probe_rows] == [3, 6, 8]
+    assert [row["step"] for row in result.probe_rows] == probed
     reported = [(s, m) for s, m in recorder.metrics if "probe_fid" in m]
-    assert [s for s, _ in reported] == [3, 6, 8]
+    assert [s for s, _ in reported] == probed
     assert all(m["probe_fid"] > 0 and np.isfinite(m["probe_kid"]) for _, m in reported)
+
+
+def test_several_steps_per_call_train_the_same_weights_and_log_the_same_means(smoke_cfg):
+    """training.steps_per_execution changes how often Python looks in, not what is trained."""
+    cfg = smoke_cfg.copy()
+    cfg.training.log_every_steps = 4
+    one, four = cfg.copy(), cfg.copy()
+    one.training.steps_per_execution = 1
+    four.training.steps_per_execution = 4
+    a, b = train(one), train(four)
+    assert (a.gan.steps_per_execution, b.gan.steps_per_execution) == (1, 4)
+    assert_same_weights(a, b)
+    assert [r["step"] for r in a.rows] == [r["step"] for r in b.rows] == [4, 8]
+    for x, y in zip(a.rows, b.rows, strict=True):
+        for name in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
+            assert x[name] == pytest.approx(y[name], rel=1e-5)
 
 
 def test_quality_probe_scores_real_images_near_zero():

@@ -11,7 +11,7 @@ from pipeline.training import distribute
 
 pytestmark = pytest.mark.distributed
 
-MULTI = {"strategy": "multi_worker", "cpu_devices": 1}
+MULTI = {"strategy": "multi_worker", "cpu_devices": 1, "intra_op_threads": 0, "inter_op_threads": 0}
 CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
 
 
