@@ -49,9 +49,10 @@ def strategy(training: Mapping[str, Any]) -> tf.distribute.Strategy:
 def threads(intra_op: int, inter_op: int) -> None:
     """TensorFlow's CPU thread pools: threads within one op, and ops run at once (0: its
     default, every core). A small GAN's ops are too small to split well: on 2 cores, one thread
-    an op with two ops at once trained 1.1-1.6x the images per second of the default
-    (benchmarks/train_throughput.py). Set only before the runtime starts; a process that already
-    ran TensorFlow keeps its pools, and this says so once."""
+    an op with two ops at once, and 10 steps a call, trained 1.1-1.6x the steps per second of
+    TensorFlow's default with one step a call (2026-11-24; benchmarks/train_throughput.py
+    --threads compares). Set only before the runtime starts; a process that already ran
+    TensorFlow keeps its pools, and this says so once."""
     config = tf.config.threading
     wanted = {"intra_op_threads": intra_op, "inter_op_threads": inter_op}
     current = {

@@ -270,9 +270,10 @@ class GracefulStop(keras.callbacks.Callback):
 
 class DiscriminatorWins(keras.callbacks.Callback):
     """Warns once when the discriminator has won outright for ``steps`` steps in a row: its
-    accuracy on real and on fake images at least 99% at every step (on average over each call's
-    steps under training.steps_per_execution) while the generator's loss climbs. Training goes on, since it may recover; observers that have
-    ``on_warning(name, message, step)`` are told (MLflow: a run tag)."""
+    accuracy on real and on fake images at least 99% at every step (the mean of each call's
+    steps under training.steps_per_execution) while the generator's loss climbs. Training goes
+    on, since it may recover; observers that have ``on_warning(name, message, step)`` are told
+    (MLflow: a run tag)."""
 
     NAME = "discriminator_wins"
     WATCHED = ("d_acc_real", "d_acc_fake", "g_loss")
