@@ -44,9 +44,9 @@ def history(tmp_path):
     first = commit(repo, "champion")
 
     params = (repo / "params.yaml").read_text()
-    assert "generator_lr: 0.0002" in params
+    assert "generator_lr: 0.0004" in params
     (repo / "params.yaml").write_text(
-        params.replace("generator_lr: 0.0002", "generator_lr: 0.0001")
+        params.replace("generator_lr: 0.0004", "generator_lr: 0.0001")
     )
     evaluation["fid"] = 10.0
     (repo / "metrics" / "eval.json").write_text(json.dumps(evaluation))
@@ -83,7 +83,7 @@ def test_the_report_shows_the_metric_and_param_diffs_and_the_decision(history, t
     )
     assert "12" in fid_row and "10" in fid_row and "-2" in fid_row
     lr_row = next(line for line in text.splitlines() if "training.generator_lr" in line)
-    assert "0.0002" in lr_row and "0.0001" in lr_row
+    assert "0.0004" in lr_row and "0.0001" in lr_row
     assert "https://github.com/team/gan/actions/runs/77" in text and "plots/samples.png" in text
 
 
