@@ -217,8 +217,8 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class GracefulStop(keras.callbacks.Callback):
-    """SIGTERM or Ctrl-C (SIGINT) during training: the step under way finishes, a checkpoint is
-    written (``save``), and training ends with an ``Interrupted`` error that says how to resume.
+    """SIGTERM or Ctrl-C (SIGINT) during training: the call under way finishes (one step, or
+    training.steps_per_execution steps), a checkpoint is written (``save``), and training ends with an ``Interrupted`` error that says how to resume.
     A second signal stops at once (KeyboardInterrupt). The previous handlers are put back when
     training ends."""
 
@@ -341,7 +341,8 @@ class StepLimit(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training once ``seconds`` have passed (checked after every step)."""
+    """Stops training once ``seconds`` have passed (checked after every call into TensorFlow:
+    one step, or training.steps_per_execution steps)."""
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -447,6 +448,7 @@ def _train(
     # includes its own step's row).
     all_callbacks: list[keras.callbacks.Callback] = [guard, monitor]
     checkpointer = None
+    start_step = 0  # or where a checkpoint left off
     if checkpoint_dir is not None:
         rows_file = checkpoint_dir / HISTORY_FILE
 
@@ -468,7 +470,6 @@ def _train(
         start_step = checkpointer.restore(gan)  # weights, optimizer state and epoch counter
         monitor.earlier = history.resumed_rows(rows_file, start_step)
         all_callbacks.append(checkpointer)
-    start_step = int(gan.g_optimizer.iterations.numpy())  # the same when resumed
     gan.steps_per_execution = steps_per_execution(
         t["steps_per_execution"], steps_per_epoch, start_step
     )
