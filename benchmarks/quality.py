@@ -46,6 +46,8 @@ from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.io import atomic_path
 from pipeline.stages.train import SECTIONS
 from pipeline.training import loop
+from pipeline.training.build import GanSettings
+from pipeline.training.callbacks import TimeBudget
 from pipeline.viz import image_grid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +79,7 @@ SUITES = {
     "techniques": [
         NS,
         f"{NS} training.conditional=false",
-        f"{NS} training.mode_seeking=0.1",
+        f"{NS} regularizers=[mode_seeking] regularizers.mode_seeking.weight=0.1",
         f"model=compact_dcgan loss=hinge regularizers=[] {LR2}",
         f"model=compact_dcgan loss=non_saturating regularizers=[r1] {LR2}",
         f"{NS} loss.label_smoothing=0.1",
@@ -98,10 +100,8 @@ def preset_config(overrides: list[str]):
 def run_preset(overrides: list[str], cfg, seconds: float, extractor, data, evaluation) -> dict:
     started = time.perf_counter()
     result = loop.train(
-        data.images("train"), train_labels=data.labels("train"),
-        num_classes=len(data.meta["class_names"]), model=cfg.model, loss=cfg.loss,
-        regularizers=cfg.regularizers, training=cfg.training, seed=cfg.seed,
-        callbacks=[loop.TimeBudget(seconds)],
+        data.images("train"), GanSettings.from_config(cfg), labels=data.labels("train"),
+        num_classes=len(data.meta["class_names"]), callbacks=[TimeBudget(seconds)],
     )  # fmt: skip
     trained_s = time.perf_counter() - started
     generator = result.generator

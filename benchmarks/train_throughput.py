@@ -35,7 +35,9 @@ from hydra import compose, initialize_config_dir
 from pipeline.config import validate
 from pipeline.stages.train import SECTIONS
 from pipeline.training import distribute
-from pipeline.training.loop import build_gan, make_dataset, seed_everything, steps_per_execution
+from pipeline.training.build import GanSettings, build_gan, seed_everything
+from pipeline.training.inputs import make_dataset
+from pipeline.training.loop import steps_per_execution
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_MODELS = [
@@ -96,10 +98,7 @@ def measure(
         )  # fmt: skip
     cfg = validate(cfg, SECTIONS)
     seed_everything(0, deterministic=False)
-    gan = build_gan(
-        shape, model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=0,
-    )  # fmt: skip
+    gan = build_gan(shape, GanSettings.from_config({**cfg, "seed": 0}))
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size * 8, *shape)).astype("float32")
     dataset = make_dataset(images, batch_size, seed=0)
     gan.steps_per_execution = steps_per_execution(per_call, math.gcd(steps, warmup), 0)

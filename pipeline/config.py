@@ -28,7 +28,8 @@ from pipeline.plugins import Registry
 
 def setting(**rules: Any) -> Any:
     """A schema field with no default (conf/ holds the default) and optional rules:
-    ge, gt, le, lt (numbers; applied to each item of a list) and choices."""
+    ge, gt, le, lt (numbers; applied to each item of a list) and choices; ``weights`` (training
+    fields) says whether the field changes the weights a run produces."""
     return field(default=MISSING, metadata=rules)
 
 
@@ -53,49 +54,70 @@ class DatasetConfig:
     test_fraction: float = setting(gt=0, lt=1)
 
 
+def decays(training: Mapping[str, Any]) -> bool:
+    """Whether the learning rates decay over the run (then its length shapes every step)."""
+    return training["lr_schedule"] != "constant"
+
+
 @dataclass
 class TrainingConfig:
-    epochs: int = setting(ge=1)
-    batch_size: int = setting(ge=1)
-    steps_per_epoch: int | None = setting(ge=1)  # null: one pass over the training set
-    generator_lr: float = setting(gt=0)
-    discriminator_lr: float = setting(gt=0)
-    beta_1: float = setting(ge=0, lt=1)
-    beta_2: float = setting(ge=0, lt=1)
+    """Every field says whether it changes the weights a run produces (``weights=``: True,
+    False, or a function of the section): the checkpoint fingerprint is made of the fields that
+    do (`pipeline.training.checkpoints`), so a run resumes only a checkpoint trained alike, and
+    changing any other (logging, XLA, more epochs at a constant rate, ...) continues it. A test
+    fails for a field without the mark."""
+
+    epochs: int = setting(ge=1, weights=decays)  # a longer constant-rate run continues
+    batch_size: int = setting(ge=1, weights=True)
+    steps_per_epoch: int | None = setting(ge=1, weights=True)  # null: one pass over the data
+    generator_lr: float = setting(gt=0, weights=True)
+    discriminator_lr: float = setting(gt=0, weights=True)
+    beta_1: float = setting(ge=0, lt=1, weights=True)
+    beta_2: float = setting(ge=0, lt=1, weights=True)
     # Both learning rates follow it over the run's epochs x steps_per_epoch steps.
-    lr_schedule: str = setting(choices=("constant", "linear", "cosine"))
-    discriminator_steps: int = setting(ge=1)  # D updates per G update (n_critic of WGAN-GP)
+    lr_schedule: str = setting(choices=("constant", "linear", "cosine"), weights=True)
+    # D updates per G update (n_critic of WGAN-GP)
+    discriminator_steps: int = setting(ge=1, weights=True)
     # Train steps per call into TensorFlow (Keras's compile option): fewer Python round trips
-    steps_per_execution: int = setting(ge=1)
-    ema_decay: float = setting(ge=0, lt=1)  # 0: off; else the generator shipped is the average
-    augment: list[str] = setting()  # DiffAugment: any of color, translation, cutout
-    # Mode-seeking term's weight in G's loss (MSGAN): pairs of noise, one label, images apart
-    mode_seeking: float = setting(ge=0)
+    steps_per_execution: int = setting(ge=1, weights=False)
+    # 0: off; else the generator shipped is the average
+    ema_decay: float = setting(ge=0, lt=1, weights=True)
+    augment: list[str] = setting(weights=True)  # DiffAugment: any of color, translation, cutout
     # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional)
-    conditional: bool = setting()
+    conditional: bool = setting(weights=True)
     # mixed_*: compute in 16 bits, keep weights in float32 (loss scaling for float16)
-    precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"))
-    jit_compile: bool = setting()
-    deterministic: bool = setting()  # bit-for-bit repeatable kernels
+    precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"), weights=True)
+    jit_compile: bool = setting(weights=False)
+    deterministic: bool = setting(weights=False)  # bit-for-bit repeatable kernels
     # tf.distribute: default (one device), mirrored (local GPUs, else cpu_devices logical CPUs),
     # multi_worker (processes named by $TF_CONFIG); pipeline.training.distribute
-    strategy: str = setting(choices=("default", "mirrored", "multi_worker"))
-    cpu_devices: int = setting(ge=1)  # on a machine without GPUs: the CPU split into this many
+    strategy: str = setting(choices=("default", "mirrored", "multi_worker"), weights=False)
+    cpu_devices: int = setting(ge=1, weights=False)  # without a GPU: the CPU split in this many
     # TensorFlow's CPU thread pools, set when training starts a process (0: every core)
-    intra_op_threads: int = setting(ge=0)
-    inter_op_threads: int = setting(ge=0)
-    checkpoint_every_steps: int = setting(ge=1)
-    resume: bool = setting()
-    log_every_steps: int = setting(ge=1)
-    sample_every_steps: int = setting(ge=1)
-    num_samples: int = setting(ge=1)
+    intra_op_threads: int = setting(ge=0, weights=False)
+    inter_op_threads: int = setting(ge=0, weights=False)
+    checkpoint_every_steps: int = setting(ge=1, weights=False)
+    resume: bool = setting(weights=False)
+    log_every_steps: int = setting(ge=1, weights=False)
+    sample_every_steps: int = setting(ge=1, weights=False)
+    num_samples: int = setting(ge=1, weights=False)
     # KID and FID of probe_samples generated vs as many real test images, every N steps, in the
     # classifier's feature space (needs the classifier stage's model); 0: off
-    probe_every_steps: int = setting(ge=0)
-    probe_samples: int = setting(ge=2)
+    probe_every_steps: int = setting(ge=0, weights=False)
+    probe_samples: int = setting(ge=2, weights=False)
     # Warn (and tag the MLflow run) when D's accuracy on real and fake images stays >= 99% with
     # G's loss climbing for this many steps in a row; 0: never
-    d_wins_steps: int = setting(ge=0)
+    d_wins_steps: int = setting(ge=0, weights=False)
+
+
+def weight_settings(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The training settings that shape the weights of a run (their ``weights=`` marks)."""
+    chosen = {}
+    for f in dataclasses.fields(TrainingConfig):
+        mark = f.metadata["weights"]
+        if mark is True or (callable(mark) and mark(training)):
+            chosen[f.name] = training[f.name]
+    return chosen
 
 
 @dataclass
@@ -293,7 +315,7 @@ def _check_rules(prefix: str, node: DictConfig, schema: type) -> None:
         if isinstance(value, DictConfig) and dataclasses.is_dataclass(f.default_factory):
             _check_rules(f"{prefix}.{f.name}", value, f.default_factory)
             continue
-        rules = f.metadata
+        rules = {k: v for k, v in f.metadata.items() if k in RULES}
         if not rules or value is None:
             continue
         items = list(value) if isinstance(value, ListConfig) else [value]
@@ -301,6 +323,9 @@ def _check_rules(prefix: str, node: DictConfig, schema: type) -> None:
             problem = _broken_rule(item, rules)
             if problem:
                 raise _invalid(f"{prefix}.{f.name}", value, problem)
+
+
+RULES = ("ge", "gt", "le", "lt", "choices")
 
 
 def _broken_rule(value: Any, rules: Mapping[str, Any]) -> str | None:

@@ -75,8 +75,9 @@ class PruningObserver:
         pass
 
 
-def search(cfg: DictConfig, objective: Objective) -> float:
-    """Run the study of ``cfg.hparams_search``; returns the best trial's score."""
+def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -> float:
+    """Run the study of ``cfg.hparams_search``; returns the best trial's score. Each trial's
+    config is validated against ``sections`` (the objective's)."""
     import optuna
 
     from pipeline.cli import run_name
@@ -144,9 +145,7 @@ def search(cfg: DictConfig, objective: Objective) -> float:
         trial_cfg.tracking.run_name = f"trial {trial.number} " + run_name(
             trial_cfg, [*base_overrides, *shown]
         )
-        from pipeline.tune import SECTIONS
-
-        trial_cfg = validate(trial_cfg, SECTIONS)
+        trial_cfg = validate(trial_cfg, sections)
         try:
             return objective(trial_cfg, record.run_id, [PruningObserver(trial, s.pruner.enabled)])
         except Pruned as e:

@@ -77,7 +77,7 @@ def tune(cfg: DictConfig) -> float:
             )
         from pipeline.search import search
 
-        return search(cfg, train_then_evaluate)
+        return search(cfg, train_then_evaluate, SECTIONS)
     return train_then_evaluate(cfg, parent_run_id=parent_run_id())
 
 

@@ -7,9 +7,10 @@ Each augmentation is one function with one signature,
 
     augmentation(images, seed) -> images
 
-on an NHWC batch in [-1, 1]; ``seed`` is an int64 pair for TensorFlow's stateless random ops,
-a pure function of the step, so a run resumed from a checkpoint draws what an uninterrupted
-one would. A new one is a function registered here with ``@AUGMENTATIONS.register(name)``.
+on an NHWC batch in [-1, 1]; ``seed`` is an int64 pair for TensorFlow's stateless random ops
+from the run's allocator (`pipeline.gan.streams`), a pure function of the step, so a run resumed
+from a checkpoint draws what an uninterrupted one would; a transform that needs several draws
+folds an index into it (``sub_seed``). A new one is a function registered here with ``@AUGMENTATIONS.register(name)``.
 The transforms follow the authors' reference code (github.com/mit-han-lab/data-efficient-gans).
 """
 
@@ -30,19 +31,23 @@ CUTOUT_RATIO = 0.5  # erase one square of half the image size
 
 def augment(images: Tensor, names: Sequence[str], seed: Tensor) -> Tensor:
     """Apply the named augmentations in order, each with its own stream of ``seed``."""
+    for i, name in enumerate(names):
+        images = AUGMENTATIONS.get(name)(images, sub_seed(seed, i + 1))
+    return images
+
+
+def sub_seed(seed: Tensor, index: int) -> Tensor:
+    """An independent seed derived from ``seed`` and ``index`` (a hash, not an offset, so that
+    it cannot land on a seed the allocator hands another draw)."""
     import tensorflow as tf
 
-    for i, name in enumerate(names):
-        stream = tf.constant([0, 7919 * (i + 1)], tf.int64)
-        images = AUGMENTATIONS.get(name)(images, tf.cast(seed, tf.int64) + stream)
-    return images
+    return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), index)
 
 
 def _uniform(shape: Any, seed: Tensor, offset: int, dtype: Any) -> Tensor:
     import tensorflow as tf
 
-    return tf.random.stateless_uniform(shape, seed=seed + tf.constant([offset, 0], tf.int64),
-                                       dtype=dtype)  # fmt: skip
+    return tf.random.stateless_uniform(shape, seed=sub_seed(seed, offset), dtype=dtype)
 
 
 @AUGMENTATIONS.register("color")
@@ -87,9 +92,11 @@ def translation(images: Tensor, seed: Tensor) -> Tensor:
     import tensorflow as tf
 
     x, batch, (pad_y, pad_x) = _batch_and_sizes(images, TRANSLATION_RATIO)
-    shift_y = tf.random.stateless_uniform([batch], seed, -pad_y, pad_y + 1, dtype=tf.int32)
+    shift_y = tf.random.stateless_uniform(
+        [batch], sub_seed(seed, 0), -pad_y, pad_y + 1, dtype=tf.int32
+    )
     shift_x = tf.random.stateless_uniform(
-        [batch], seed + tf.constant([1, 0], tf.int64), -pad_x, pad_x + 1, dtype=tf.int32
+        [batch], sub_seed(seed, 1), -pad_x, pad_x + 1, dtype=tf.int32
     )
     return _shifted(_shifted(x, shift_y, 1, pad_y), shift_x, 2, pad_x)
 
@@ -103,12 +110,12 @@ def cutout(images: Tensor, seed: Tensor) -> Tensor:
     height, width = int(x.shape[1]), int(x.shape[2])
     top = (
         tf.random.stateless_uniform(
-            [batch, 1, 1], seed, 0, height + (1 - cut_y % 2), dtype=tf.int32
+            [batch, 1, 1], sub_seed(seed, 0), 0, height + (1 - cut_y % 2), dtype=tf.int32
         )
         - cut_y // 2
     )
     left = tf.random.stateless_uniform(
-        [batch, 1, 1], seed + tf.constant([1, 0], tf.int64), 0, width + (1 - cut_x % 2),
+        [batch, 1, 1], sub_seed(seed, 1), 0, width + (1 - cut_x % 2),
         dtype=tf.int32,
     ) - cut_x // 2  # fmt: skip
     rows = tf.range(height)[tf.newaxis, :, tf.newaxis]

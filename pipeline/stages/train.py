@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import mlflow
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from pipeline import artifacts, tracking
 from pipeline.artifacts import Artifacts
@@ -27,6 +27,7 @@ from pipeline.gan.sampling import sample
 from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
 from pipeline.training import distribute, history, loop
+from pipeline.training.build import GanSettings
 from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
 from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
@@ -56,28 +57,23 @@ def train(
     distribute.strategy(cfg.training)  # first: TensorFlow's runtime starts with its devices
     check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
     data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
-    gan_sections: dict[str, Any] = {
-        key: OmegaConf.to_container(cfg[key])
-        for key in ("model", "loss", "regularizers", "training")
-    }
-    fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **gan_sections)
+    settings = GanSettings.from_config(cfg)
+    fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **settings.sections())
     checkpoint_dir = checkpoint_folder(out.checkpoints, fingerprint, cfg.training.resume)
-    inputs = dict(
-        train_labels=data.labels("train"), num_classes=len(data.meta["class_names"]),
-        seed=cfg.seed, checkpoint_dir=checkpoint_dir, **gan_sections,
+    run_training = functools.partial(
+        loop.train, data.images("train"), settings, labels=data.labels("train"),
+        num_classes=len(data.meta["class_names"]), checkpoint_dir=checkpoint_dir,
     )  # fmt: skip
     # A multi-worker run's other workers train alongside; the chief writes and records.
     if not distribute.is_chief(cfg.training):
-        steps = loop.train(data.images("train"), **inputs).steps
+        steps = run_training().steps
         print(f"worker done: {steps} steps; the chief wrote the outputs")
         return ""
     probe = QualityProbe.for_training(cfg.training, out.classifier, data.images("test"), cfg.seed)
 
     with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
         recorder = tracking.MlflowObserver()
-        result = loop.train(
-            data.images("train"), observers=[recorder, *observers], probe=probe, **inputs
-        )
+        result = run_training(observers=[recorder, *observers], probe=probe)
         recorder.flush(cfg.tracking.wait_for_server_s)  # what waited on a server's outage
         rows = result.rows  # a resumed run's earlier rows first
         summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,

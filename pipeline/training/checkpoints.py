@@ -1,4 +1,5 @@
-"""Checkpoints: where a run's checkpoints live (its fingerprint) and Keras's backup callback."""
+"""Checkpoints: where a run's checkpoints live (its fingerprint) and the callback that writes
+them atomically, on Keras's public saving API."""
 
 from __future__ import annotations
 
@@ -14,20 +15,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from pipeline.config import weight_settings
 from pipeline.errors import PipelineError
 from pipeline.io import write_json
+from pipeline.training.monitor import passed
 
-# The training settings that change the weights a run produces. Anything else (epochs unless
-# the learning rate decays, logging and checkpoint intervals, XLA, determinism, generate and
-# evaluate settings, ...) may change between runs that share checkpoints: raising
-# training.epochs continues a finished run.
-WEIGHT_SETTINGS = (
-    "batch_size", "steps_per_epoch", "generator_lr", "discriminator_lr", "beta_1", "beta_2",
-    "lr_schedule", "discriminator_steps", "ema_decay", "augment", "precision",
-    "conditional", "mode_seeking",
-)  # fmt: skip
-# Raised when what a checkpoint holds changes shape, so that older checkpoints are not resumed.
-CHECKPOINT_FORMAT = 3
+# Raised when what a checkpoint holds changes shape, or training draws change, so that older
+# checkpoints are not resumed (4: terms' states; one allocator for the random streams).
+CHECKPOINT_FORMAT = 4
 # What identifies the prepared training data (from its meta.json).
 DATA_IDENTITY = ("checksum", "shape", "counts", "limit")
 
@@ -50,33 +45,37 @@ def checkpoint_fingerprint(
     regularizers: Mapping[str, Any],
     training: Mapping[str, Any],
 ) -> str:
-    """An allow-list of what a checkpoint must share with a run to be resumed by it."""
-    weights = {key: training[key] for key in WEIGHT_SETTINGS}
-    if training["lr_schedule"] != "constant":  # the schedule spans the whole run
-        weights["epochs"] = training["epochs"]
+    """An allow-list of what a checkpoint must share with a run to be resumed by it: the
+    training fields marked as changing the weights (`pipeline.config.TrainingConfig`), and
+    everything of the model, loss and terms."""
     relevant = {
         "seed": seed,
         "data": {key: data_meta.get(key) for key in DATA_IDENTITY},
         "model": dict(model),
         "loss": dict(loss),
         "regularizers": {name: dict(s) for name, s in regularizers.items()},
-        "training": weights,
+        "training": weight_settings(training),
         "format": CHECKPOINT_FORMAT,
     }
     blob = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-class Checkpointer(keras.callbacks.BackupAndRestore):
-    """Keras's backup callback, saving every N steps *and* at every epoch end, and kept after
-    training, so that a finished run can be resumed with more epochs.
+class Checkpointer(keras.callbacks.Callback):
+    """Saves the whole GAN (both networks, the averaged generator, both optimizers, the terms'
+    states and the random states) every ``every_steps`` generator steps and at every epoch end,
+    with Keras's public ``save_weights``; kept after training, so that a finished run can be
+    resumed with more epochs.
 
-    Unlike Keras's, a checkpoint is never half-written in place: the weights go to a new file
-    that then replaces ``latest.weights.h5`` (a rename), and the one it replaces is kept as
-    ``previous.weights.h5``. A process killed at any moment leaves a readable checkpoint, and
-    one that cannot be read (a disk fault) falls back to the previous. The epoch to resume at
-    follows from the step counter in the weights themselves, so a stale
-    ``training_metadata.json`` cannot disagree with them."""
+    A checkpoint is never half-written in place: the weights go to a new file that then replaces
+    ``latest.weights.h5`` (a rename), and the one it replaces is kept as ``previous.weights.h5``.
+    A process killed at any moment leaves a readable checkpoint, and one that cannot be read (a
+    disk fault) falls back to the previous. The step to resume at is the step counter in the
+    weights themselves; ``training_metadata.json`` only says how far the run had got, for a
+    glance and for refusing a longer run's checkpoint (``saved_epoch``)."""
+
+    LATEST, PREVIOUS, INCOMING = "latest.weights.h5", "previous.weights.h5", "incoming.weights.h5"
+    METADATA = "training_metadata.json"
 
     def __init__(
         self,
@@ -86,59 +85,59 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
         steps_per_epoch: int | None = None,
         writes: bool = True,
     ):
-        super().__init__(str(directory), save_freq=every_steps, delete_checkpoint=False)
+        super().__init__()
+        self.directory = Path(directory)
+        self.every_steps = every_steps
         self.writes = writes  # False: a multi-worker run's other workers, which restore only
         self.before_save = before_save  # may raise to keep a broken state out of the checkpoint
         self.steps_per_epoch = steps_per_epoch
-        # Keras loads only files named *.weights.h5 (its own ".bkp" copy must be renamed first).
-        self._prev_weights_path = str(Path(directory) / "previous.weights.h5")
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        self._save_model()
+        self._last_step = 0  # the step of the last save (or restore)
 
     def saved_epoch(self) -> int | None:
-        path = Path(self._training_metadata_path)
+        """Epochs the checkpoint had completed (None: no checkpoint)."""
+        path = self.directory / self.METADATA
         return json.loads(path.read_text())["epoch"] if path.is_file() else None
 
     def restore(self, gan: keras.Model) -> int:
-        """Load the latest checkpoint into ``gan`` now, rather than when fit() starts, and return
-        the step it reached, so that the input pipeline can skip the batches already seen."""
+        """Load the latest readable checkpoint into ``gan`` (before fit() starts) and return the
+        step it reached (0: none), so that the input pipeline can skip the batches already seen
+        and fit() can start at its epoch."""
         self.set_model(gan)
-        self.on_train_begin()
-        return int(gan.g_optimizer.iterations.numpy())
-
-    def on_train_begin(self, logs=None):
-        self._load_model()
-
-    def _load_model(self):
-        latest, previous = Path(self._weights_path), Path(self._prev_weights_path)
-        candidates = [p for p in (latest, previous) if p.is_file()]
+        candidates = [p for p in (self.directory / self.LATEST, self.directory / self.PREVIOUS)
+                      if p.is_file()]  # fmt: skip
         for path in candidates:
             try:
-                self.model.load_weights(str(path))
+                gan.load_weights(str(path))
             except Exception as e:  # h5py raises OSError, KeyError, ValueError, ... alike
                 print(f"checkpoint {path} cannot be read ({type(e).__name__}); trying an older")
                 continue
-            step = int(self.model.g_optimizer.iterations.numpy())
-            if self.steps_per_epoch:
-                self.model._initial_epoch = step // self.steps_per_epoch
-            elif Path(self._training_metadata_path).is_file():
-                self.model._initial_epoch = self.saved_epoch()
-            return
+            self._last_step = self._step()
+            return self._last_step
         if candidates:
             raise PipelineError(
-                f"no checkpoint in {self.backup_dir} can be read "
+                f"no checkpoint in {self.directory} can be read "
                 f"({', '.join(p.name for p in candidates)})",
-                f"delete {self.backup_dir} to train from the start, or set training.resume=false",
+                f"delete {self.directory} to train from the start, or set training.resume=false",
             )
+        return 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if passed(self._last_step, self._step(), self.every_steps):
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+    def _step(self) -> int:
+        return int(self.model.g_optimizer.iterations.numpy())
 
     def _estimate(self) -> int:
         """Bytes of a first checkpoint: every variable (the optimizers' included), plus a tenth."""
         sizes = (int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in self.model.variables)
         return int(1.1 * sum(sizes))
 
-    def _save_model(self):
+    def save(self) -> None:
+        self._last_step = step = self._step()
         if not self.writes:
             # A multi-worker run's other workers save too, to a folder then deleted: saving can
             # run collective ops that every worker must join (TensorFlow's convention).
@@ -147,21 +146,18 @@ class Checkpointer(keras.callbacks.BackupAndRestore):
             return
         if self.before_save is not None:
             self.before_save()
-        directory = Path(self.backup_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        latest, previous = Path(self._weights_path), Path(self._prev_weights_path)
-        incoming = directory / "incoming.weights.h5"
-        check_space(directory, latest.stat().st_size if latest.exists() else self._estimate())
+        self.directory.mkdir(parents=True, exist_ok=True)
+        latest, previous = self.directory / self.LATEST, self.directory / self.PREVIOUS
+        incoming = self.directory / self.INCOMING
+        check_space(self.directory, latest.stat().st_size if latest.exists() else self._estimate())
         self.model.save_weights(str(incoming), overwrite=True)
         with open(incoming, "rb+") as f:  # on disk before it replaces the good one
             os.fsync(f.fileno())
         if latest.exists():
             os.replace(latest, previous)  # between these two renames the previous is found
         os.replace(incoming, latest)
-        write_json(
-            self._training_metadata_path,
-            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
-        )
+        epoch = step // self.steps_per_epoch if self.steps_per_epoch else None
+        write_json(self.directory / self.METADATA, {"step": step, "epoch": epoch})
 
 
 def check_space(directory: Path, needed: int) -> None:

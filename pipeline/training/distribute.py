@@ -9,7 +9,7 @@
   devices as ``mirrored`` does.
 
 Each step's global batch (`training.batch_size`) is split across the replicas. The GAN's step
-(pipeline.gan.model) divides each replica's loss by the number of replicas before the
+(pipeline.gan.replicas) divides each replica's loss by the number of replicas before the
 optimizers sum the replicas' gradients, slices one global draw of noise and labels per replica,
 and BatchNormalization takes its statistics over the global batch, so a mirrored run computes
 what one device computes, up to the order of floating-point sums.

@@ -25,7 +25,7 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_names(source: str) -> set[str]:
+def project_modules_named(source: str) -> set[str]:
     """Every module named by an import statement anywhere in ``source`` (lazy ones too)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -55,7 +55,7 @@ def needed_files(module: str) -> set[Path]:
             for extra in LOADED_BY_PATH.get(str(path.relative_to(ROOT)), []):
                 seen.add(ROOT / extra)
             source = path.read_text()
-            todo.extend(_imported_names(source))
+            todo.extend(project_modules_named(source))
             if path.name == "__init__.py" and "import_submodules(__name__)" in source:
                 package = ".".join(parts[:i])
                 todo.extend(f"{package}.{p.stem}" for p in path.parent.glob("*.py"))

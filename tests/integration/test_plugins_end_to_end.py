@@ -15,9 +15,10 @@ from pipeline.data.prepared import RawDataset, load_prepared, write_prepared
 from pipeline.data.sources import DatasetSpec
 from pipeline.data.specs import DATASETS, load_raw
 from pipeline.gan.losses import LOSSES, GanLoss
-from pipeline.gan.regularizers import REGULARIZERS
+from pipeline.gan.regularizers import REGULARIZERS, Term
 from pipeline.models import MODELS
 from pipeline.training import loop
+from pipeline.training.build import GanSettings
 from tests.helpers.configs import CONF, compose_config, output_overrides, stage_sections
 
 
@@ -37,16 +38,17 @@ class ToyLossConfig:
     scale: float = setting(gt=0)
 
 
-def toy_d(real_logits, fake_logits, scale):
+def toy_d(batch, scale):
     from keras import ops
 
-    return scale * (ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits)))
+    real, fake = batch.real_logits, batch.fake_logits
+    return scale * (ops.mean(ops.softplus(-real)) + ops.mean(ops.softplus(fake)))
 
 
-def toy_g(fake_logits, scale):
+def toy_g(batch, scale):
     from keras import ops
 
-    return scale * ops.mean(ops.softplus(-fake_logits))
+    return scale * ops.mean(ops.softplus(-batch.fake_logits))
 
 
 # --- a regularizer: one function ----------------------------------------------------------------
@@ -98,7 +100,7 @@ def toy_entries():
     with (
         DATASETS.temporarily("stripes", DatasetSpec("stripes", read_stripes)),
         LOSSES.temporarily("toy", GanLoss(toy_d, toy_g), ToyLossConfig),
-        REGULARIZERS.temporarily("logit_penalty", logit_penalty, LogitPenaltyConfig),
+        REGULARIZERS.temporarily("logit_penalty", Term(logit_penalty), LogitPenaltyConfig),
         MODELS.temporarily("tiny", build_tiny, TinyConfig),
     ):
         yield
@@ -123,10 +125,7 @@ def test_toy_entry_of_each_kind(tmp_path, toy_entries):
     assert data.images("train").shape == (64, 8, 8, 1)
 
     t = validate(cfg, stage_sections("train"))
-    result = loop.train(
-        data.images("train"), model=t.model, loss=t.loss, regularizers=t.regularizers,
-        training=t.training, seed=t.seed,
-    )  # fmt: skip
+    result = loop.train(data.images("train"), GanSettings.from_config(t))
     assert result.gan.generator.input_shape[-1] == 4, "the tiny model was built"
     assert result.steps == 8
     assert list(result.rows[0]) == ["step", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",

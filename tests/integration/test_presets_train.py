@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.training import loop
+from pipeline.training.build import GanSettings
 from tests.helpers.configs import compose_config, image_shape, options, validate_all
 
 SMOKE = ["training.epochs=1", "training.steps_per_epoch=2", "training.batch_size=8",
@@ -18,10 +19,8 @@ def train_briefly(overrides: list[str]):
     cfg = validate_all(compose_config([*overrides, *SMOKE]))
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (16, *image_shape(cfg))).astype("float32")
-    return loop.train(
-        images, train_labels=rng.integers(0, 10, 16), num_classes=10, model=cfg.model,
-        loss=cfg.loss, regularizers=cfg.regularizers, training=cfg.training, seed=cfg.seed,
-    )  # fmt: skip
+    return loop.train(images, GanSettings.from_config(cfg), labels=rng.integers(0, 10, 16),
+                      num_classes=10)  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -63,3 +63,64 @@ def test_library_knows_nothing_of_dvc_or_mlflow(path):
     assert "dvc" not in roots
     assert "mlflow" not in roots or str(path.relative_to(PIPELINE)) in MLFLOW_ALLOWED
     assert "pipeline.stages" not in {".".join(n.split(".")[:2]) for n in imports_of(path)}
+
+
+def project_imports() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, anywhere in its file (lazy imports too)."""
+    from tests.helpers.imports import module_file, project_modules_named
+
+    graph = {}
+    for path in PIPELINE.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        named = project_modules_named(path.read_text())
+        graph[name] = {n for n in named if module_file(n) and n != name}
+    return graph
+
+
+def test_no_import_cycles_in_the_package():
+    """Lazy imports inside functions count too: a cycle is a cycle, whenever it is imported."""
+    graph = project_imports()
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == path[0]:
+                cycles.append(" -> ".join([*path, nxt]))
+            elif nxt not in path and nxt > path[0]:  # each cycle once, from its least module
+                visit(nxt, [*path, nxt])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert cycles == []
+
+
+# Our own private names are allowed; anything else behind an underscore is Keras's or TF's.
+ALLOWED_OVERRIDE = "_maybe_symbolic_build"  # keras-team/keras#20585: see pipeline/gan/model.py
+
+
+def own_private_names() -> set[str]:
+    names: set[str] = set()
+    for path in PIPELINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.startswith("_"):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    return {n for n in names if n.startswith("_")}
+
+
+def test_no_private_keras_attribute_in_the_package():
+    """Private attributes change without notice between Keras releases: `pipeline/` uses the
+    public API only, except the one override documented in pipeline/gan/model.py."""
+    own = own_private_names() - {ALLOWED_OVERRIDE}
+    found = []
+    for path in PIPELINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            attr = getattr(node, "attr", "") if isinstance(node, ast.Attribute) else ""
+            if attr.startswith("_") and not attr.startswith("__") and attr not in own:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert found == []

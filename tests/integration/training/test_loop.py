@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from pipeline.training import loop
+from pipeline.training.build import GanSettings, build_gan
+from pipeline.training.callbacks import DivergenceGuard, TimeBudget
+from pipeline.training.inputs import make_dataset
 from tests.helpers.configs import compose_config, output_overrides, validate_all
 
 IMAGES = np.random.default_rng(1).uniform(-1, 1, (256, 28, 28, 1)).astype("float32")
 
 
 def train(cfg, **kwargs):
-    return loop.train(
-        IMAGES, model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=cfg.seed, **kwargs,
-    )  # fmt: skip
+    return loop.train(IMAGES, GanSettings.from_config(cfg), **kwargs)
 
 
 def assert_same_weights(a, b, **tolerance):
@@ -79,7 +79,8 @@ def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
     assert resumed.start_step == 4 and resumed.steps == 8
     for a, b in zip(straight.generator.get_weights(), resumed.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(straight.gan.logit_ema.numpy(), resumed.gan.logit_ema.numpy())
+    np.testing.assert_array_equal(straight.gan.term_states["lecam"].numpy(),
+                                  resumed.gan.term_states["lecam"].numpy())  # fmt: skip
 
 
 def test_longer_checkpoint_is_not_resumed(smoke_cfg, tmp_path):
@@ -95,7 +96,7 @@ def test_dataset_refuses_fewer_images_than_a_batch():
     from pipeline.errors import PipelineError
 
     with pytest.raises(PipelineError, match="fewer than one batch"):
-        loop.make_dataset(np.zeros((10, 28, 28, 1), "float32"), 64, 0)
+        make_dataset(np.zeros((10, 28, 28, 1), "float32"), 64, 0)
 
 
 def test_time_budget_stops_training(smoke_cfg):
@@ -103,7 +104,7 @@ def test_time_budget_stops_training(smoke_cfg):
     cfg = smoke_cfg.copy()
     cfg.training.epochs = 50
     cfg.training.steps_per_execution = 10  # lowered to 4: never past the smoke epoch's end
-    result = train(cfg, callbacks=[loop.TimeBudget(0.0)])
+    result = train(cfg, callbacks=[TimeBudget(0.0)])
     assert result.steps == result.gan.steps_per_execution == 4, "stops after the first call"
 
 
@@ -196,11 +197,9 @@ def test_a_toy_conditional_gan_learns_its_labels():
         "training.steps_per_epoch=300", "training.batch_size=32", "training.generator_lr=1e-3",
         "training.discriminator_lr=1e-3",
     ]))  # fmt: skip
-    result = loop.train(
-        np.clip(images, -1, 1).astype("float32"), train_labels=labels, num_classes=2,
-        model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers, training=cfg.training,
-        seed=0,
-    )  # fmt: skip
+    cfg.seed = 0
+    result = loop.train(np.clip(images, -1, 1).astype("float32"), GanSettings.from_config(cfg),
+                        labels=labels, num_classes=2)  # fmt: skip
     from pipeline.gan.sampling import sample
 
     noise = rng.standard_normal((200, cfg.model.latent_dim)).astype("float32")
@@ -224,16 +223,16 @@ def test_divergence_stops_training_before_a_checkpoint_of_broken_weights(smoke_c
         train(bad, checkpoint_dir=tmp_path / "ckpt")
     assert not (tmp_path / "ckpt" / "latest.weights.h5").exists()
 
-    guard = loop.DivergenceGuard()
-    gan = loop.build_gan((28, 28, 1), model=bad.model, loss=bad.loss, regularizers={},
-                         training=bad.training, seed=0)  # fmt: skip
+    guard = DivergenceGuard()
+    bad.seed, bad.regularizers = 0, {}
+    gan = build_gan((28, 28, 1), GanSettings.from_config(bad))
     guard.set_model(gan)
     kernel = gan.generator.trainable_weights[0]
     kernel.assign(np.full(kernel.shape, np.inf, "float32"))
     checkpointer = Checkpointer(tmp_path / "inf", 1, before_save=guard.check_weights)
     checkpointer.set_model(gan)
     with pytest.raises(PipelineError, match=r"diverged at step 0: .*kernel is not finite"):
-        checkpointer._save_model()
+        checkpointer.save()
     assert not (tmp_path / "inf" / "latest.weights.h5").exists()
 
 

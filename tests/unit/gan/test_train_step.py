@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.training.loop import build_gan, seed_everything
+from pipeline.training.build import GanSettings, build_gan, seed_everything
 from tests.helpers.configs import compose_config, options, validate_all
 
 REAL = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
@@ -15,10 +15,8 @@ REAL = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32"
 def gan_for(overrides: list[str], num_classes: int = 0):
     cfg = validate_all(compose_config(["experiment=smoke", *overrides]))
     seed_everything(0, deterministic=False)
-    return build_gan(
-        (28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers=cfg.regularizers,
-        training=cfg.training, seed=0, num_classes=num_classes,
-    )  # fmt: skip
+    cfg.seed = 0
+    return build_gan((28, 28, 1), GanSettings.from_config(cfg), num_classes=num_classes)
 
 
 def moved(before, variables) -> list[bool]:
@@ -131,12 +129,18 @@ def test_diff_augment_trains_both_networks(names):
 def test_lecam_anchors_track_the_discriminator_outputs():
     gan = gan_for(["regularizers=[lecam]"])
     gan.train_step(REAL)
-    assert np.all(gan.logit_ema.numpy() != 0)
+    assert np.all(gan.term_states["lecam"].numpy() != 0)
+
+
+def test_a_terms_state_exists_only_while_the_term_is_on():
+    """LeCam's anchors are allocated (and checkpointed) with LeCam, not without it."""
+    assert gan_for([]).term_states == {}
+    assert list(gan_for(["regularizers=[r1,lecam]"]).term_states) == ["lecam"]
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_learning_rate_schedules_decay_to_zero(schedule):
-    from pipeline.training.loop import learning_rate_schedule
+    from pipeline.training.build import learning_rate_schedule
 
     rate = learning_rate_schedule(0.1, schedule, total_steps=100)
     assert float(rate(0)) == pytest.approx(0.1) and float(rate(100)) == pytest.approx(0.0)
@@ -207,12 +211,9 @@ def test_conditional_needs_labelled_data():
 
 def test_with_critic_steps_both_schedules_end_with_the_run():
     """D updates n times a step: its schedule spans n times the updates, not ending early."""
-    from pipeline.training.loop import build_gan
-
     cfg = validate_all(compose_config(["experiment=smoke", "training.discriminator_steps=3",
                                        "training.lr_schedule=linear"]))  # fmt: skip
-    gan = build_gan((28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers={},
-                    training=cfg.training, seed=0, total_steps=10)  # fmt: skip
+    gan = build_gan((28, 28, 1), GanSettings.from_config(cfg), total_steps=10)
     d_rate, g_rate = gan.d_optimizer.learning_rate, gan.g_optimizer.learning_rate
     assert float(d_rate) == float(g_rate) > 0
     d_schedule, g_schedule = gan.d_optimizer._learning_rate, gan.g_optimizer._learning_rate
@@ -220,18 +221,18 @@ def test_with_critic_steps_both_schedules_end_with_the_run():
 
 
 def test_mode_seeking_term_is_msgans_ratio():
-    from pipeline.gan.regularizers import mode_seeking
+    from pipeline.gan.regularizers import mode_seeking_ratio
 
     a, b = np.zeros((2, 4, 4, 1), "float32"), np.full((2, 4, 4, 1), 0.5, "float32")
     za, zb = np.zeros((2, 3), "float32"), np.full((2, 3), 2.0, "float32")
-    assert float(mode_seeking(a, b, za, zb)) == pytest.approx(1 / (0.5 / 2.0 + 1e-5))
-    assert float(mode_seeking(a, a, za, zb)) == pytest.approx(1e5)  # noise ignored: large
+    assert float(mode_seeking_ratio(a, b, za, zb)) == pytest.approx(1 / (0.5 / 2.0 + 1e-5))
+    assert float(mode_seeking_ratio(a, a, za, zb)) == pytest.approx(1e5)  # noise ignored
 
 
 @pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
 def test_mode_seeking_pushes_images_of_different_noise_apart(conditional):
     """From the same start and batch, a step with the term leaves images of two noise vectors
-    further apart than a step without it; the term is logged as ms_loss."""
+    further apart than a step without it; the generator-side term is logged under its name."""
     overrides = [f"training.conditional={str(conditional).lower()}"]
     classes = 10 if conditional else 0
     batch = (REAL, LABELS) if conditional else REAL
@@ -247,10 +248,57 @@ def test_mode_seeking_pushes_images_of_different_noise_apart(conditional):
         return float(np.abs(a - b).mean())
 
     plain = gan_for(overrides, num_classes=classes)
-    seeking = gan_for([*overrides, "training.mode_seeking=100"], num_classes=classes)
+    seeking = gan_for([*overrides, "regularizers=[mode_seeking]",
+                       "regularizers.mode_seeking.weight=100"], num_classes=classes)  # fmt: skip
     np.testing.assert_array_equal(plain.generator.get_weights()[0],
                                   seeking.generator.get_weights()[0])  # fmt: skip
     plain.train_step(batch)
     logs = seeking.train_step(batch)
-    assert seeking.metric_names[-1] == "ms_loss" and float(logs["ms_loss"]) > 0
+    assert seeking.metric_names[-1] == "mode_seeking" and float(logs["mode_seeking"]) > 0
     assert spread(seeking) > spread(plain)
+
+
+def test_relativistic_loss_trains_both_networks_and_reads_real_images_in_gs_phase():
+    """The proof of the step contract: a loss whose generator side needs D on real images is
+    one entry (pipeline/gan/losses.py + conf/loss/relativistic_average.yaml)."""
+    assert_every_kernel_learns(gan_for(["loss=relativistic_average"]))
+
+
+class RecordingStreams:
+    """The GAN's allocator, recording every seed it hands out (eager steps: real values)."""
+
+    def __init__(self, streams):
+        self.streams, self.drawn = streams, []
+
+    def seed_for(self, purpose, step, phase, replica=0):
+        seed = self.streams.seed_for(purpose, step, phase, replica)
+        self.drawn.append((purpose, int(step), phase, tuple(seed.numpy())))
+        return seed
+
+
+def test_no_two_draws_share_a_seed_across_consecutive_steps():
+    """Every draw of three steps (3 critic updates and the generator's, noise, labels, both
+    augmentations, WGAN-GP's mixing, mode seeking's pairs) has a seed of its own: the defect
+    was the generator's augmentation at step s reusing the real images' of step s + 1."""
+    gan = gan_for(["training.conditional=true", "training.discriminator_steps=3",
+                   "training.augment=[color,translation]", "regularizers=[gp,mode_seeking]"],
+                  num_classes=10)  # fmt: skip
+    gan.streams = recorder = RecordingStreams(gan.streams)
+    batch = (np.concatenate([REAL] * 3), np.concatenate([LABELS] * 3))
+    for _ in range(3):
+        gan.train_step(batch)
+    seeds = [seed for *_, seed in recorder.drawn]
+    purposes = {purpose for purpose, *_ in recorder.drawn}
+    assert purposes == {"noise", "labels", "augment_real", "augment_fake", "mixing"}
+    assert {step for _, step, *_ in recorder.drawn} == {0, 1, 2}
+    assert len(seeds) == len(set(seeds)), "a seed was handed out twice"
+
+
+def test_the_allocators_seeds_are_distinct_for_every_replica_phase_purpose_and_step():
+    from pipeline.gan.streams import PURPOSES, stream_key
+
+    phases = 6  # five critic updates and the generator's
+    keys = [stream_key(42, purpose, step, phase, phases, replica)
+            for purpose in PURPOSES for step in range(4) for phase in range(phases)
+            for replica in range(3)]  # fmt: skip
+    assert len(keys) == len(set(keys))

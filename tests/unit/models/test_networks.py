@@ -63,18 +63,19 @@ def test_tf_tutorial_preset_is_the_tutorials_dcgan():
     ("model", "normalized"), [("compact_dcgan", 3), ("dcgan_small", 5), ("resnet_dcgan", 9)]
 )
 def test_spectral_norm_keeps_the_top_singular_value_near_1(model, normalized):
-    from pipeline.training.loop import build_gan, seed_everything
+    from pipeline.gan.model import all_layers
+    from pipeline.training.build import GanSettings, build_gan, seed_everything
 
     cfg = validate_all(compose_config(["experiment=smoke", f"model={model}",
                                        "model.spectral_norm=true", "loss=hinge"]))  # fmt: skip
     seed_everything(0, deterministic=False)
-    gan = build_gan((28, 28, 1), model=cfg.model, loss=cfg.loss, regularizers={},
-                    training=cfg.training, seed=0)  # fmt: skip
+    cfg.seed, cfg.regularizers = 0, {}
+    gan = build_gan((28, 28, 1), GanSettings.from_config(cfg))
     real = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
     for _ in range(10):
         gan.train_step(real)
     gan.discriminator(real, training=True)  # one more normalization after the last update
-    wrapped = [layer for layer in gan.discriminator._flatten_layers()
+    wrapped = [layer for layer in all_layers(gan.discriminator)
                if layer.__class__.__name__ == "SpectralNormalization"]  # fmt: skip
     assert len(wrapped) == normalized, "every convolution and the output layer"
     for layer in wrapped:

@@ -1,0 +1,152 @@
+"""Building the GAN a run trains: its networks (under a precision policy), optimizers,
+learning-rate schedules, loss and terms, from one ``GanSettings``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import tensorflow as tf
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.errors import PipelineError
+from pipeline.gan.conditional import conditional_networks
+from pipeline.gan.losses import LOSSES
+from pipeline.gan.model import GAN
+from pipeline.gan.regularizers import REGULARIZERS
+from pipeline.models import build_networks
+
+Settings = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """What a run trains: the config sections the GAN is built and trained from (validated by
+    `pipeline.config.validate`), as plain mappings."""
+
+    model: Settings
+    loss: Settings
+    regularizers: Mapping[str, Settings]  # name -> settings: the terms, for either network
+    training: Settings
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> GanSettings:
+        def plain(value: Any) -> Any:
+            return (
+                OmegaConf.to_container(value, resolve=True)
+                if isinstance(value, DictConfig)
+                else value
+            )
+
+        return cls(
+            model=plain(cfg["model"]), loss=plain(cfg["loss"]),
+            regularizers=plain(cfg["regularizers"]) or {}, training=plain(cfg["training"]),
+            seed=int(cfg["seed"]),
+        )  # fmt: skip
+
+    def sections(self) -> dict[str, Any]:
+        """The sections by name (the checkpoint fingerprint's input)."""
+        return {"model": self.model, "loss": self.loss, "regularizers": self.regularizers,
+                "training": self.training}  # fmt: skip
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def build_gan(
+    image_shape: tuple[int, int, int],
+    settings: GanSettings,
+    total_steps: int = 1,
+    num_classes: int = 0,
+) -> GAN:
+    """The networks of ``settings.model``, compiled with its loss, terms and the optimizers
+    (whose learning rates follow ``training.lr_schedule`` over ``total_steps``); with
+    ``training.conditional``, class-conditional over ``num_classes`` classes."""
+    t, model, loss = settings.training, settings.model, settings.loss
+    classes = num_classes if t["conditional"] else 0
+    if t["conditional"] and num_classes < 2:
+        raise PipelineError(
+            f"training.conditional needs a labelled dataset of 2 classes or more "
+            f"(got {num_classes})",
+            "set training.conditional=false, or use a dataset with class labels",
+        )
+    generator, discriminator = build_networks_in(t["precision"], model, image_shape, classes)
+    gan = GAN(
+        generator, discriminator, model["latent_dim"], seed=settings.seed,
+        ema_decay=t["ema_decay"], discriminator_steps=t["discriminator_steps"],
+        augment=list(t["augment"]), num_classes=classes,
+    )  # fmt: skip
+
+    def adam(rate: float, updates: int) -> keras.Optimizer:
+        optimizer = keras.optimizers.Adam(
+            learning_rate_schedule(rate, t["lr_schedule"], updates),
+            beta_1=t["beta_1"], beta_2=t["beta_2"],
+        )  # fmt: skip
+        if t["precision"] == "mixed_float16":  # float16 gradients underflow unscaled
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    gan.compile(
+        # D updates discriminator_steps times a step: its schedule spans as many updates.
+        d_optimizer=adam(t["discriminator_lr"], total_steps * t["discriminator_steps"]),
+        g_optimizer=adam(t["generator_lr"], total_steps),
+        gan_loss=LOSSES.get(loss["name"]),
+        loss_settings={k: v for k, v in loss.items() if k != "name"},
+        terms={
+            name: (REGULARIZERS.get(name), dict(term_settings))
+            for name, term_settings in settings.regularizers.items()
+        },
+        jit_compile=t["jit_compile"],
+    )
+    return gan
+
+
+def build_networks_in(
+    precision: str, model: Settings, image_shape: tuple[int, int, int], num_classes: int = 0
+) -> tuple[keras.Model, keras.Model]:
+    """The model's networks (class-conditional when ``num_classes`` > 0) under a dtype policy:
+    with mixed_* their layers compute in 16 bits and keep float32 weights; a final float32
+    layer keeps images and logits in float32, so that the losses, the metrics and everything
+    downstream see what they always see."""
+
+    def build() -> tuple[keras.Model, keras.Model]:
+        if num_classes:
+            return conditional_networks(model, image_shape, num_classes)
+        return build_networks(model, image_shape)
+
+    if precision == "float32":
+        return build()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        networks = build()
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+    def float32_output(network: keras.Model) -> keras.Model:
+        output = keras.layers.Activation("linear", dtype="float32", name="float32_output")(
+            network.outputs[0]
+        )
+        inputs = network.inputs if len(network.inputs) > 1 else network.inputs[0]
+        return keras.Model(inputs, output, name=network.name)
+
+    return float32_output(networks[0]), float32_output(networks[1])
+
+
+def learning_rate_schedule(rate: float, schedule: str, total_steps: int) -> Any:
+    """A constant rate, or one decaying to zero over ``total_steps`` optimizer steps."""
+    if schedule == "constant":
+        return rate
+    if schedule == "linear":
+        return keras.optimizers.schedules.PolynomialDecay(rate, max(total_steps, 1), 0.0)
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, max(total_steps, 1))
+    raise PipelineError(
+        f"unknown training.lr_schedule {schedule!r}", "use one of constant, linear, cosine"
+    )
