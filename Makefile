@@ -1,7 +1,7 @@
 # Everyday commands. `make help` lists them.
 PYTHON ?= python
 
-.PHONY: help setup lint format typecheck test test-all repro params check
+.PHONY: help setup lint format typecheck test test-all repro params check docs
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,3 +34,6 @@ repro:  ## the whole pipeline (prepare, train, classifier, evaluate, register)
 
 params:  ## regenerate params.yaml from conf/ (dvc repro reads the committed file)
 	$(PYTHON) -m pipeline.params
+
+docs:  ## the documentation site at http://127.0.0.1:8000 (mkdocs serve; `mkdocs build --strict` builds site/)
+	NO_MKDOCS_2_WARNING=1 mkdocs serve

@@ -1,9 +1,15 @@
 """GAN pipeline: prepare data, train a GAN, evaluate it, register the best generator."""
 
 import os
+import sys
 
-# TensorFlow prints pages of INFO lines at import; keep warnings and errors. Must run before
-# the first `import tensorflow`, which any stage module may trigger.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pipeline.logs import VERBOSE_FLAG, hide_native_logs, wanted
 
+# The project's commands (`python -m pipeline...`) hide TensorFlow's C++ log lines (see
+# pipeline/logs.py); this must happen before the first `import tensorflow`, which any stage
+# module triggers. --verbose, or the user's own TF_CPP_MIN_LOG_LEVEL, shows them.
+if wanted(sys.argv, os.environ):
+    hide_native_logs()
+
+__all__ = ["VERBOSE_FLAG"]
 __version__ = "0.1.0"

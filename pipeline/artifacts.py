@@ -112,3 +112,11 @@ def train_run_id(artifacts: Artifacts) -> str | None:
     """The MLflow run that trained the generator in ``paths.models``, if it is known."""
     path = artifacts.train_run
     return str(read_json(path)["run_id"]) if path.is_file() else None
+
+
+def per_job_outputs(cfg: Any, folder: Path) -> None:
+    """Point ``cfg.paths``' per-job outputs (models, metrics, plots) into ``folder``: a sweep's
+    jobs and trials each write their own, with the MLflow run as the record; the shared data,
+    classifier and checkpoint cache stay where they are."""
+    for key in ("models", "metrics", "plots"):
+        cfg.paths[key] = str(folder / key)

@@ -11,7 +11,6 @@ is touched, and a PipelineError becomes one readable message and exit status 2.
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,10 +21,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import Section, flatten, validate
+from pipeline import VERBOSE_FLAG
+from pipeline.artifacts import per_job_outputs
+from pipeline.config import CONF_DIR, Section, validate
 from pipeline.errors import PipelineError
+from pipeline.tracking.names import run_name
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 StageFn = Callable[[DictConfig], Any]
 
 
@@ -57,56 +58,6 @@ def disk_full(e: OSError) -> bool:
     return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "No space left" in str(e)
 
 
-# Overrides that say where a run goes, not what it is: left out of run names.
-_NOT_IN_NAMES = ("paths.", "tracking.", "hydra.", "hparams_search")
-
-
-def run_name(cfg: DictConfig, overrides: Sequence[str] | None = None, most: int = 6) -> str:
-    """What a run is, in a line: model preset, dataset, and the overrides that set it apart,
-    e.g. ``compact_dcgan fashion_mnist experiment=smoke training.generator_lr=1e-4``.
-
-    ``overrides``: the command line's (Hydra), or None to list the values that differ from
-    conf/'s defaults (a run from params.yaml, as DVC starts it); at most ``most`` of them."""
-    model = _preset("model", cfg.model) if "model" in cfg else None
-    dataset = cfg.dataset.name if "dataset" in cfg else None
-    if overrides is None:
-        default = _default_config()
-        flat, base = flatten(cfg), flatten(default)
-        skip = ("model.",) if model and model != _preset("model", default.model) else ()
-        overrides = [f"{k}={v}" for k, v in flat.items()
-                     if base.get(k) != v and not k.startswith(skip)]  # fmt: skip
-    shown = [o for o in overrides if not o.lstrip("+~").startswith(_NOT_IN_NAMES)]
-    if len(shown) > most:
-        shown = [*shown[:most], f"(+{len(shown) - most} more)"]
-    experiment = os.environ.get("DVC_EXP_NAME")
-    parts = [model, dataset, *shown, f"[dvc exp {experiment}]" if experiment else None]
-    return " ".join(p for p in parts if p)[:250]
-
-
-def _preset(group: str, section: DictConfig) -> str:
-    """The conf/<group>/ option that a composed section came from (the Hydra choice, or the
-    YAML file it equals), else its ``name``."""
-    if HydraConfig.initialized():
-        choice = HydraConfig.get().runtime.choices.get(group)
-        if choice:
-            return str(choice)
-    wanted = OmegaConf.to_container(section, resolve=True)
-    for option in sorted((CONF_DIR / group).glob("*.yaml")):
-        if OmegaConf.to_container(OmegaConf.load(option)) == wanted:
-            return option.stem
-    return str(section.get("name", group))
-
-
-def _default_config() -> DictConfig:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        return compose("config")
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config")
-
-
 def _named(cfg: DictConfig, overrides: Sequence[str] | None) -> DictConfig:
     """Fill ``tracking.run_name`` when the config leaves it null."""
     if "tracking" in cfg and not cfg.tracking.get("run_name"):
@@ -115,13 +66,10 @@ def _named(cfg: DictConfig, overrides: Sequence[str] | None) -> DictConfig:
 
 
 def _per_job_outputs(cfg: DictConfig) -> DictConfig:
-    """In a Hydra multirun, each job writes its models/metrics/plots into its own job folder
-    (the MLflow run is the record); the shared data and checkpoint cache stay where they are."""
+    """In a Hydra multirun, each job writes its outputs into its own job folder."""
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        job_dir = Path(hydra_cfg.runtime.output_dir)
-        for key in ("models", "metrics", "plots"):
-            cfg.paths[key] = str(job_dir / key)
+        per_job_outputs(cfg, Path(hydra_cfg.runtime.output_dir))
     return cfg
 
 
@@ -136,6 +84,8 @@ def entrypoint(
         return run_guarded(stage, _per_job_outputs(cfg), sections)
 
     def main() -> Any:
+        if VERBOSE_FLAG in sys.argv:  # read by pipeline/__init__.py; not a Hydra override
+            sys.argv.remove(VERBOSE_FLAG)
         args = sys.argv[1:]
         if args[:1] == ["--params"]:
             if len(args) != 2:

@@ -6,14 +6,13 @@ names the key rather than a second, silently different default.
 
 A stage validates only the sections it reads (its ``SECTIONS``, which mirror its ``params:`` in
 dvc.yaml), so that, say, ``prepare`` neither imports nor depends on the model code. Sections
-chosen by name from a registry (model, loss, regularizers, dataset) are checked against the
+chosen by name from a catalog (model, loss, regularizers, dataset) are checked against the
 chosen entry's schema.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,10 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.errors import PipelineError
-from pipeline.plugins import Registry
+from pipeline.plugins import Catalog
+
+# The config groups (Hydra composes them; defaults live there only).
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def setting(**rules: Any) -> Any:
@@ -211,10 +213,10 @@ class PathsConfig:
 
 @dataclass(frozen=True)
 class Choice:
-    """A section whose ``name`` picks a registry entry; the entry's schema checks the rest, or
+    """A section whose ``name`` picks a catalog entry; the entry's schema checks the rest, or
     ``schema`` when every entry shares one (datasets)."""
 
-    registry: Registry[Any]
+    catalog: Catalog[Any]
     schema: type | None = None
 
 
@@ -222,7 +224,7 @@ class Choice:
 class ChoiceMap:
     """A section mapping entry names to their settings (several regularizers at once)."""
 
-    registry: Registry[Any]
+    catalog: Catalog[Any]
 
 
 Section = type | Choice | ChoiceMap
@@ -264,14 +266,14 @@ def _check(key: str, value: Any, spec: Section) -> Any:
             raise _invalid(key, value, "a mapping of names to settings, e.g. {r1: {weight: 10}}")
         return {
             str(name): _merge(
-                f"{key}.{name!s}", settings or {}, spec.registry.entry(str(name)).schema
+                f"{key}.{name!s}", settings or {}, spec.catalog.entry(str(name)).schema
             )
             for name, settings in value.items()
         }
     if isinstance(spec, Choice):
         if not isinstance(value, DictConfig) or "name" not in value:
-            raise _invalid(key, value, f"a {spec.registry.kind} config with a 'name'")
-        entry = spec.registry.entry(str(value.name))  # the name must exist
+            raise _invalid(key, value, f"a {spec.catalog.kind} config with a 'name'")
+        entry = spec.catalog.entry(str(value.name))  # the name must exist
         return _merge(key, value, spec.schema or entry.schema)
     if dataclasses.is_dataclass(spec):
         return _merge(key, value, spec)
@@ -359,29 +361,3 @@ def flatten(cfg: DictConfig | Mapping[str, Any]) -> dict[str, str]:
 
     walk(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg, "")
     return flat
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The project root that runs are recorded under.
-
-    DVC runs queued experiments in copies under ``<repo>/.dvc/tmp/exps/``; anything written
-    there is thrown away, so such a copy resolves to the repository that holds it.
-    """
-    path = (start or Path.cwd()).resolve()
-    parts = path.parts
-    for i in range(len(parts) - 3):
-        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
-            return Path(*parts[:i])
-    for candidate in (path, *path.parents):
-        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
-            return candidate
-    return path
-
-
-def tracking_uri(tracking: Mapping[str, Any]) -> str:
-    """Config value, then $MLFLOW_TRACKING_URI, then an absolute SQLite file at the repo root."""
-    if tracking.get("uri"):
-        return str(tracking["uri"])
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{repo_root() / 'mlflow.db'}"

@@ -134,3 +134,20 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: f.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The project root that runs are recorded under.
+
+    DVC runs queued experiments in copies under ``<repo>/.dvc/tmp/exps/``; anything written
+    there is thrown away, so such a copy resolves to the repository that holds it.
+    """
+    path = (start or Path.cwd()).resolve()
+    parts = path.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    for candidate in (path, *path.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+            return candidate
+    return path

@@ -24,7 +24,7 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
 from pipeline.errors import PipelineError
-from pipeline.tracking import pip_requirements
+from pipeline.tracking.runs import pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dvc.utils.hydra import compose_and_dump
 
-from pipeline.config import repo_root
+from pipeline.io import repo_root
 
 
 def compose_params(output: Path, root: Path, overrides: list[str] | None = None) -> None:

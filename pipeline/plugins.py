@@ -1,14 +1,16 @@
-"""Plug-in points: registries of named entries, each a table name -> (value, config schema).
+"""Plug-in points: catalogs of named entries, each a table name -> (value, config schema).
+("Catalog" because "registry" means the MLflow Model Registry in this project.)
 
-Each registry lives with the code it holds, so that what imports it is what depends on it:
+Each catalog lives with the code it holds, so that what imports it is what depends on it:
 
     pipeline.models.MODELS               name -> builder(model_cfg, image_shape) -> (G, D)
     pipeline.gan.losses.LOSSES           name -> GanLoss(discriminator=..., generator=...)
-    pipeline.gan.regularizers.REGULARIZERS  name -> fn(batch, **settings) -> loss term
+    pipeline.gan.regularizers.REGULARIZERS  name -> Term(fn(batch, **settings), network, ...)
+    pipeline.gan.augment.AUGMENTATIONS   name -> fn(images, seed) -> images
     pipeline.data.specs.DATASETS         name -> DatasetSpec (which names its reader)
 
 The config group of the same name (`conf/model/`, `conf/loss/`, `conf/regularizers/`,
-`conf/dataset/`) selects entries, and `pipeline.config.validate` checks the selected entry's
+`conf/dataset/`; `training.augment` for augmentations) selects entries, and `pipeline.config.validate` checks the selected entry's
 settings against the schema it was registered with:
 
     @MODELS.register("resnet", ResnetConfig)
@@ -39,7 +41,7 @@ class Entry(Generic[T]):
     schema: type | None  # a dataclass: the entry's settings with their types and ranges
 
 
-class Registry(Generic[T]):
+class Catalog(Generic[T]):
     """A table of named plug-ins of one kind, selected by the config group ``group``."""
 
     def __init__(self, kind: str, group: str):

@@ -15,9 +15,9 @@ from typing import Any
 from pipeline.data.prepared import RawDataset
 from pipeline.data.readers import read_cifar10_release, read_idx_release, read_image_folder
 from pipeline.data.sources import DatasetSpec, RawFile
-from pipeline.plugins import Registry
+from pipeline.plugins import Catalog
 
-DATASETS: Registry[DatasetSpec] = Registry("dataset", "dataset")
+DATASETS: Catalog[DatasetSpec] = Catalog("dataset", "dataset")
 
 
 def dataset(spec: DatasetSpec) -> DatasetSpec:

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipeline.plugins import Registry
+from pipeline.plugins import Catalog
 
 Tensor = Any
 Augmentation = Callable[[Tensor, Tensor], Tensor]
-AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation", "training.augment")
+AUGMENTATIONS: Catalog[Augmentation] = Catalog("augmentation", "training.augment")
 
 TRANSLATION_RATIO = 0.125  # shift by up to 1/8 of the image size, zeros filling in
 CUTOUT_RATIO = 0.5  # erase one square of half the image size

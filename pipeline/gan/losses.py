@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.config import setting
 from pipeline.gan.batch import Batch
-from pipeline.plugins import Registry
+from pipeline.plugins import Catalog
 
 Tensor = Any  # a backend tensor; keras is imported inside the functions, not at import time
 
@@ -31,7 +31,7 @@ class GanLoss:
     generator: Callable[..., Tensor]  # (batch, **settings) -> G's loss
 
 
-LOSSES: Registry[GanLoss] = Registry("loss", "loss")
+LOSSES: Catalog[GanLoss] = Catalog("loss", "loss")
 
 
 def _bce(labels: Tensor, logits: Tensor) -> Tensor:

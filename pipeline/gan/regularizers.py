@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.config import setting
 from pipeline.gan.batch import DISCRIMINATOR, GENERATOR, Batch
-from pipeline.plugins import Registry
+from pipeline.plugins import Catalog
 
 Tensor = Any
 
@@ -38,7 +38,7 @@ class Term:
     paired: bool = False
 
 
-REGULARIZERS: Registry[Term] = Registry("regularizer", "regularizers")
+REGULARIZERS: Catalog[Term] = Catalog("regularizer", "regularizers")
 
 
 def term(

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipeline.plugins import Registry, import_submodules
+from pipeline.plugins import Catalog, import_submodules
 
 if TYPE_CHECKING:
     import keras
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Networks = tuple["keras.Model", "keras.Model"]
 Builder = Callable[[Mapping[str, Any], tuple[int, int, int]], Networks]
 
-MODELS: Registry[Builder] = Registry("model", "model")
+MODELS: Catalog[Builder] = Catalog("model", "model")
 
 
 def build_networks(model_cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
@@ -59,7 +59,7 @@ def minibatch_stddev() -> keras.layers.Layer:
     return _minibatch_stddev_class()()
 
 
-@functools.cache  # one class, made on first use: importing the registry stays free of Keras
+@functools.cache  # one class, made on first use: importing the catalog stays free of Keras
 def _minibatch_stddev_class() -> type:
     import keras
     from keras import ops

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -40,7 +41,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         # Set from registry.max_images when the model is registered (pipeline.model_registry).
         self.max_images = int(context.model_config["max_images"])
 
-    def predict(self, context, model_input, params=None):
+    # The input's type hint: a DataFrame is what the model takes, and MLflow then neither infers
+    # a schema from it nor warns that a type hint is missing (the signature is logged as given).
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         rows = model_input.to_dict(orient="records")
         if not rows:
             raise _bad_request("send at least one row with num_images and seed")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from pipeline import artifacts, tracking
+from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingConfig
@@ -22,6 +22,7 @@ from pipeline.evaluation.run import (
 )
 from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.io import check_writable, sha256_file, write_json
+from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {
     "dataset": DatasetConfig,

@@ -16,11 +16,11 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
-from pipeline import tracking
 from pipeline.cli import entrypoint
 from pipeline.config import GenerateConfig, RegistryConfig, Section, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_dir, atomic_path
+from pipeline.tracking import runs as tracking
 from pipeline.viz import image_grid, save_png, to_uint8
 
 SECTIONS: dict[str, Section] = {

@@ -8,13 +8,14 @@ import math
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline import artifacts, tracking
+from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, Section, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import read_json, sha256_file, write_json
 from pipeline.model_registry import register_generator
+from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
 

@@ -9,7 +9,7 @@ import keras
 import mlflow
 from omegaconf import DictConfig
 
-from pipeline import artifacts, tracking
+from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import (
@@ -26,6 +26,8 @@ from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.gan.sampling import sample
 from pipeline.io import atomic_path, check_writable, write_json
 from pipeline.models import MODELS
+from pipeline.tracking import runs as tracking
+from pipeline.tracking.observer import MlflowObserver
 from pipeline.training import distribute, history, loop
 from pipeline.training.build import GanSettings
 from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
@@ -72,7 +74,7 @@ def train(
     probe = QualityProbe.for_training(cfg.training, out.classifier, data.images("test"), cfg.seed)
 
     with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
-        recorder = tracking.MlflowObserver()
+        recorder = MlflowObserver()
         result = run_training(observers=[recorder, *observers], probe=probe)
         recorder.flush(cfg.tracking.wait_for_server_s)  # what waited on a server's outage
         rows = result.rows  # a resumed run's earlier rows first

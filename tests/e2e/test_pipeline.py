@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,13 +129,35 @@ def reproduced(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     tmp_path = tmp_path_factory.mktemp("dvc")
     repo = make_dvc_repo(tmp_path)
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(repo)}
-    result = run_command(["dvc", "repro"], cwd=repo, env=env)
+    # As a user runs it: not with the level this test process's `import pipeline` set.
+    result = run_command(["dvc", "repro"], cwd=repo, env={**env, "TF_CPP_MIN_LOG_LEVEL": None})
     assert result.returncode == 0, result.stdout + result.stderr
+    (tmp_path / "repro.log").write_text(result.stdout + result.stderr)
     assert (repo / "models" / "generator.keras").is_file()
     assert (repo / "dvc.lock").is_file()
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     subprocess.run([*GIT, "commit", "-qm", "lock"], cwd=repo, check=True)
     return repo, env
+
+
+def test_a_repro_is_quiet_and_the_champion_loads_without_warnings(reproduced):
+    """No TensorFlow C++ log line (cuInit's "UNKNOWN ERROR (303)", the remapper's "Mutation::
+    Apply error", oneDNN notes) in a default `dvc repro`; MLflow's "Add type hints" warning
+    not printed when the champion is loaded."""
+    repo, env = reproduced
+    log = (repo.parent / "repro.log").read_text()
+    noisy = [line for line in log.splitlines() if line.startswith(("E0000", "W0000", "I0000"))]
+    assert noisy == [], "\n".join(noisy[:5])
+    assert "absl::InitializeLog" not in log
+    code = (
+        "import warnings, mlflow\n"
+        "warnings.simplefilter('always')\n"
+        "mlflow.pyfunc.load_model('models:/fashion_mnist-generator@champion')\n"
+        "print('loaded')"
+    )
+    loaded = run_command([sys.executable, "-c", code], cwd=repo, env=env)
+    assert loaded.returncode == 0 and "loaded" in loaded.stdout, loaded.stderr[-2000:]
+    assert "Add type hints" not in loaded.stderr and "UserWarning" not in loaded.stderr
 
 
 def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):

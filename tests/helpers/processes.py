@@ -17,7 +17,9 @@ def run_module(module: str, *args: str, cwd: Path = ROOT, env: dict | None = Non
 
 
 def run_command(cmd: list[str], cwd: Path = ROOT, env: dict | None = None, timeout=600):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    """``env`` adds to this process's environment; a value of None removes that variable."""
+    merged = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {key: value for key, value in merged.items() if value is not None}
     return subprocess.run(
         cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )

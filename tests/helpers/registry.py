@@ -10,8 +10,8 @@ from pathlib import Path
 
 import mlflow
 
-from pipeline import tracking
 from pipeline.io import sha256_file
+from pipeline.tracking import runs as tracking
 
 MODEL_NAME = "test-generator"
 

@@ -236,7 +236,7 @@ def test_a_tracking_server_down_mid_run_loses_nothing(workdir, tmp_path):
 LOGGER = """
 import sys
 import mlflow
-from pipeline import tracking
+from pipeline.tracking import runs as tracking
 tracking.configure({"uri": sys.argv[1], "experiment_name": "race"})
 with mlflow.start_run(run_name=sys.argv[2]):
     for step in range(50):

@@ -78,3 +78,15 @@ def test_the_retrain_workflow_runs_the_tested_script():
     text = (ROOT / ".github" / "workflows" / "retrain.yml").read_text()
     assert "python scripts/ci_report.py retrain" in text
     assert "OVERRIDES: ${{ inputs.overrides }}" in text  # through env:, not the shell
+
+
+def test_dependabot_config_matches_its_schema_and_covers_pip_and_actions():
+    import yaml
+
+    config = ROOT / ".github" / "dependabot.yml"
+    result = run_command(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(config)]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(config.read_text())["updates"]}
+    assert ecosystems == {"pip", "github-actions"}

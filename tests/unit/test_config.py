@@ -10,8 +10,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline import config
-from pipeline.config import repo_root, tracking_uri, validate
+from pipeline.config import validate
 from pipeline.errors import PipelineError
+from pipeline.io import repo_root
+from pipeline.tracking.runs import tracking_uri
 from tests.helpers.configs import (
     STAGES,
     all_sections,

@@ -1,5 +1,5 @@
-"""pipeline/sweep.py, pipeline/search.py and run names (issue 8): the parts of a sweep that
-need no training. Sweeps end to end: tests/e2e/test_tune.py."""
+"""pipeline/sweeps (the record, the Hydra callback, the Optuna driver) and run names: the parts
+of a sweep that need no training. Sweeps end to end: tests/e2e/test_tune.py."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.cli import check_overrides, run_name
+from pipeline.cli import check_overrides
 from pipeline.config import SearchConfig, TuneConfig, flatten, validate
 from pipeline.errors import PipelineError, Pruned
-from pipeline.search import PruningObserver, suggest
-from pipeline.sweep import best_row, comparison_rows, swept_keys, write_table
+from pipeline.sweeps.hydra_callback import swept_keys
+from pipeline.sweeps.optuna_search import PruningObserver, suggest
+from pipeline.sweeps.record import best_row, comparison_rows, write_table
+from pipeline.tracking.names import run_name
 from tests.helpers.configs import compose_config, options
 
 
@@ -69,17 +71,26 @@ def test_run_names_say_model_dataset_and_the_overrides_that_differ():
     assert name == "mlp fashion_mnist experiment=smoke training.generator_lr=1e-4"
 
 
+def test_a_preset_of_another_architecture_shows_both_names():
+    """dcgan_small builds the dcgan architecture: the run says both, model.name says dcgan."""
+    cfg = compose_config(["model=dcgan_small"])
+    assert (
+        run_name(cfg, ["model=dcgan_small"])
+        == "dcgan_small (dcgan) fashion_mnist model=dcgan_small"
+    )
+
+
 def test_a_run_from_params_yaml_is_named_after_what_differs_from_conf(monkeypatch):
     """DVC runs stages from params.yaml, without Hydra: the name lists the values that differ
     from conf/'s defaults, and the DVC experiment."""
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     cfg = OmegaConf.create(OmegaConf.to_container(compose_config([]), resolve=True))
-    assert run_name(cfg) == "compact_dcgan fashion_mnist"
+    assert run_name(cfg) == "compact_dcgan (strided_dcgan) fashion_mnist"
     cfg.training.generator_lr = 1e-4
     monkeypatch.setenv("DVC_EXP_NAME", "lucid-lynx")
     assert (
         run_name(cfg)
-        == "compact_dcgan fashion_mnist training.generator_lr=0.0001 [dvc exp lucid-lynx]"
+        == "compact_dcgan (strided_dcgan) fashion_mnist training.generator_lr=0.0001 [dvc exp lucid-lynx]"
     )
     smoke = OmegaConf.create(
         OmegaConf.to_container(compose_config(["experiment=smoke"]), resolve=True)

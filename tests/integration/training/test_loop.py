@@ -334,7 +334,7 @@ def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(
     call too (the streak is judged on each call's means)."""
     import mlflow
 
-    from pipeline.tracking import MlflowObserver
+    from pipeline.tracking.observer import MlflowObserver
 
     cfg = smoke_cfg.copy()
     cfg.training.update(d_wins_steps=5, generator_lr=1e-6, discriminator_lr=2e-3,

@@ -1,8 +1,8 @@
 """Optuna search: ``python -m pipeline.tune hparams_search=<preset> [overrides]``.
 
 A small driver on Optuna's own API (hydra-optuna-sweeper pins optuna<3): every trial sets the
-preset's keys on the composed config, runs the same train-then-evaluate function as a Hydra
-sweep's job, and is an MLflow child run of the search's parent run (pipeline/sweep.py). The
+preset's keys on the composed config, runs the same objective as a Hydra sweep's job
+(`objective.py`), and is an MLflow child run of the search's parent run (`record.py`). The
 quality probe's FID during training is the intermediate score that prunes hopeless trials.
 
 Optuna keeps its study in its own storage (``hparams_search.storage``; by default
@@ -13,7 +13,7 @@ continues the study with ``n_trials`` more trials.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import SearchConfig, flatten, repo_root, validate
+from pipeline.artifacts import per_job_outputs
+from pipeline.config import SearchConfig, flatten, validate
 from pipeline.errors import PipelineError, Pruned
-from pipeline.training.monitor import TrainingObserver
-
-Objective = Callable[[DictConfig, str | None, Sequence[TrainingObserver]], float]
+from pipeline.io import repo_root
+from pipeline.sweeps.objective import Objective
 
 
 def storage_url(storage: str | None) -> str:
@@ -80,8 +80,8 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
     config is validated against ``sections`` (the objective's)."""
     import optuna
 
-    from pipeline.cli import run_name
-    from pipeline.sweep import SweepRecord
+    from pipeline.sweeps.record import SweepRecord
+    from pipeline.tracking.names import run_name
 
     s = validate(cfg, {"hparams_search": SearchConfig}).hparams_search
     known = set(flatten(cfg))
@@ -138,9 +138,7 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
         trial_cfg = cfg.copy()
         for key, value in values.items():
             OmegaConf.update(trial_cfg, key, value, merge=False)
-        folder = out_root / f"trial_{trial.number}"
-        for key in ("models", "metrics", "plots"):
-            trial_cfg.paths[key] = str(folder / key)
+        per_job_outputs(trial_cfg, out_root / f"trial_{trial.number}")
         shown = [f"{k}={_short(v)}" for k, v in values.items()]
         trial_cfg.tracking.run_name = f"trial {trial.number} " + run_name(
             trial_cfg, [*base_overrides, *shown]

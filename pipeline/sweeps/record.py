@@ -3,15 +3,13 @@ child run, and when the sweep ends the parent names the best child (tag ``best_r
 carries a comparison table (CSV and markdown) and a plot of the objective against each swept
 parameter.
 
-Hydra multirun: ``SweepCallback`` (conf/tune.yaml registers it) opens the parent before the
-first job and closes it after the last; jobs find the parent's id in ``$PIPELINE_SWEEP_RUN_ID``,
-which the launcher's worker processes inherit. The Optuna driver (pipeline/search.py) uses
-``SweepRecord`` directly.
+The Hydra callback (`hydra_callback.py`) opens the parent before the first job and closes it
+after the last; jobs find the parent's id in ``$PIPELINE_SWEEP_RUN_ID``, which the launcher's
+worker processes inherit. The Optuna driver (`optuna_search.py`) uses ``SweepRecord`` directly.
 """
 
 from __future__ import annotations
 
-import atexit
 import csv
 import math
 import os
@@ -22,9 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 
 PARENT_ENV = "PIPELINE_SWEEP_RUN_ID"
 TABLE_COLUMNS = ("fid", "kid_mean", "precision", "recall", "coverage", "label_accuracy")
@@ -54,8 +49,8 @@ class SweepRecord:
     ) -> SweepRecord:
         import mlflow
 
-        from pipeline import tracking as track
-        from pipeline.tracking import git_commit
+        from pipeline.tracking import runs as track
+        from pipeline.tracking.runs import git_commit
 
         track.configure(tracking)
         experiment = mlflow.get_experiment_by_name(tracking["experiment_name"])
@@ -196,52 +191,3 @@ def _as_numbers(values: Sequence[Any]) -> list[float] | None:
         return [float(v) for v in values]
     except (TypeError, ValueError):
         return None
-
-
-def swept_keys(overrides: Sequence[str]) -> list[str]:
-    """The keys of a command line's sweep overrides (``training.generator_lr=1e-4,2e-4``)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return [o.get_key_element() for o in parsed if o.is_sweep_override()]
-
-
-class SweepCallback(Callback):
-    """Hydra callback (conf/tune.yaml): a parent MLflow run around a multirun's jobs."""
-
-    def __init__(self) -> None:
-        self.record: SweepRecord | None = None
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from pipeline.cli import run_name
-
-        overrides = list(config.hydra.overrides.task)
-        hydra = config.hydra
-        settings = {
-            "sweep.overrides": " ".join(overrides),
-            "sweep.sweeper": hydra.sweeper.get("_target_", ""),
-            "sweep.launcher": hydra.launcher.get("_target_", ""),
-            "sweep.n_jobs": hydra.launcher.get("n_jobs", 1),
-            "tune.objective": config.tune.objective,
-        }
-        self.record = SweepRecord.start(
-            config.tracking,
-            name=f"sweep {run_name(config, overrides)}",
-            params=settings,
-            swept=swept_keys(overrides),
-            objective=config.tune.objective,
-            kind="hydra",
-        )
-        os.environ[PARENT_ENV] = self.record.run_id
-        # A job that fails ends the multirun without on_multirun_end: the parent still gets
-        # its table of the jobs so far and ends FAILED rather than RUNNING for ever.
-        atexit.register(self._end, "FAILED")
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._end("FINISHED")
-
-    def _end(self, status: str) -> None:
-        record, self.record = self.record, None
-        if record is not None:
-            record.finish(status)
-            os.environ.pop(PARENT_ENV, None)

@@ -1,0 +1,39 @@
+"""The documentation site builds with `mkdocs build --strict` (a broken link, a missing page or
+a page outside the nav fails), and the README stays a front page."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.configs import ROOT
+from tests.helpers.processes import run_command
+
+MKDOCS = Path(sys.executable).parent / "mkdocs"
+
+
+@pytest.mark.skipif(not MKDOCS.exists() and not shutil.which("mkdocs"), reason="mkdocs missing")
+def test_the_site_builds_strictly(tmp_path):
+    result = run_command(
+        [str(MKDOCS if MKDOCS.exists() else "mkdocs"), "build", "--strict", "--site-dir",
+         str(tmp_path / "site")], env={"NO_MKDOCS_2_WARNING": "1"}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "site" / "architecture" / "index.html").is_file()
+
+
+def test_every_page_is_in_the_nav():
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    listed = {page for entry in nav for page in entry.values()}
+    assert {p.name for p in (ROOT / "docs").glob("*.md")} == listed
+
+
+def test_the_readme_is_a_front_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    for command in ("bash scripts/setup.sh", "dvc repro", "python -m pytest"):
+        assert command in readme
