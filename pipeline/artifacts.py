@@ -24,6 +24,8 @@ TRAIN_RUN_FILE = "train_run.json"  # {"run_id", "tracking_uri"}: the MLflow run 
 # paths.classifier (stage classifier)
 CLASSIFIER_FILE = "model.keras"
 # paths.metrics, one file per stage
+PREPARE_METRICS = "prepare.json"  # what went into the prepared data (prepare.md: its summary)
+PREPARE_REPORT = "prepare.md"
 TRAIN_METRICS = "train.json"
 CLASSIFIER_METRICS = "classifier.json"
 EVAL_METRICS = "eval.json"

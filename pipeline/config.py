@@ -50,9 +50,16 @@ class DatasetConfig:
     download: bool = setting()
     # Keep only the first N images of each split: for smoke runs and demos.
     limit: int | None = setting(ge=1)
-    # image_folder only: images are resized to image_size x image_size with `channels` channels.
+    # image_folder only: images become image_size x image_size with `channels` channels; a
+    # non-square one by `resize`: center_crop (the centred square, as StyleGAN's dataset tool),
+    # pad (the whole image letterboxed on pad_color) or stretch (aspect ratio lost)
     image_size: int = setting(ge=8)
     channels: int = setting(choices=(1, 3))
+    resize: str = setting(choices=("center_crop", "pad", "stretch"))
+    pad_color: list[int] = setting(ge=0, le=255)  # RGB of pad's border and of transparent pixels
+    # A file that cannot be read: fail (one error naming every such file) or skip (listed in
+    # metrics/prepare.json)
+    on_bad_file: str = setting(choices=("fail", "skip"))
     test_fraction: float = setting(gt=0, lt=1)
 
 

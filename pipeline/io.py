@@ -124,6 +124,11 @@ def write_json(path: str | Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -21,7 +21,6 @@ _IDX_DTYPES: dict[int, Any] = {
     0x0D: ">f4",
     0x0E: ">f8",
 }
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -96,46 +95,3 @@ def read_cifar10_tarball(path: str | Path) -> dict[str, tuple[np.ndarray, np.nda
         "train": (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])),
         "test": batches[CIFAR10_TEST_BATCH],
     }
-
-
-def read_image_folder(
-    root: str | Path, image_size: int, channels: int
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Load every PNG/JPEG under ``root``, resized to a square, as NHWC uint8.
-
-    Labels come from the first-level sub-folder name when images live in sub-folders
-    (sorted names give class indices); images directly in ``root`` get class "".
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    root = Path(root)
-    if not root.is_dir():
-        raise PipelineError(
-            f"image folder {root} does not exist",
-            "set dataset.raw_dir to a folder of PNG/JPEG images (class = sub-folder name)",
-        )
-    files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    if not files:
-        raise PipelineError(
-            f"image folder {root} holds no PNG or JPEG images",
-            "add images (optionally in one sub-folder per class) or point dataset.raw_dir elsewhere",
-        )
-    class_of = [
-        p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "" for p in files
-    ]
-    classes = sorted(set(class_of))
-    mode = "L" if channels == 1 else "RGB"
-    images = np.empty((len(files), image_size, image_size, channels), dtype=np.uint8)
-    for i, path in enumerate(files):
-        try:
-            with Image.open(path) as img:
-                img = img.convert(mode).resize((image_size, image_size), Image.Resampling.BICUBIC)
-                images[i] = np.asarray(img).reshape(image_size, image_size, channels)
-        except (OSError, UnidentifiedImageError) as e:
-            raise PipelineError(
-                f"cannot read image {path}: {e}", "remove or replace the unreadable file"
-            ) from None
-    labels = np.array([classes.index(c) for c in class_of], dtype=np.int32)
-    return images, labels, classes

@@ -5,7 +5,7 @@ that read prepared data do not depend on the readers."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class RawDataset:
     test: tuple[np.ndarray, np.ndarray]
     class_names: list[str]
     source_sha256: dict[str, str]
+    report: dict[str, Any] = field(default_factory=dict)  # what the reader found (files, sizes)
 
 
 def normalize(images: np.ndarray) -> np.ndarray:

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.data import formats
+from pipeline.data.images import read_folder
 from pipeline.data.prepared import RawDataset
 from pipeline.data.sources import DatasetSpec, locate_raw_files
 from pipeline.errors import PipelineError
-from pipeline.io import sha256_file
 
 
 def _official_files(spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path) -> dict[str, Path]:
@@ -64,9 +64,13 @@ def read_cifar10_release(
 def read_image_folder(
     spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
 ) -> RawDataset:
-    """Every PNG/JPEG under ``raw_dir``, resized; a seeded split keeps ``test_fraction`` of
-    them as the test set."""
-    images, labels, classes = formats.read_image_folder(raw_dir, cfg["image_size"], cfg["channels"])
+    """Every image under ``raw_dir`` (pipeline.data.images), made square; a seeded split keeps
+    ``test_fraction`` of them as the test set."""
+    folder = read_folder(
+        raw_dir, cfg["image_size"], cfg["channels"], resize=cfg["resize"],
+        pad_color=cfg["pad_color"], on_bad_file=cfg["on_bad_file"],
+    )  # fmt: skip
+    images, labels = folder.images, folder.labels
     if len(images) < 2:
         raise PipelineError(
             f"image folder {raw_dir} holds {len(images)} image; a train/test split needs at least 2",
@@ -75,16 +79,15 @@ def read_image_folder(
     order = np.random.default_rng(seed).permutation(len(images))
     n_test = min(max(1, round(len(images) * cfg["test_fraction"])), len(images) - 1)
     test_idx, train_idx = order[:n_test], order[n_test:]
-    digest = hashlib.sha256()
-    for path in sorted(
-        p for p in raw_dir.rglob("*") if p.suffix.lower() in formats.IMAGE_EXTENSIONS
-    ):
-        digest.update(str(path.relative_to(raw_dir)).encode())
-        digest.update(sha256_file(path).encode())
+    digest = hashlib.sha256()  # over every image file read, by name, in order
+    for name, sha256 in sorted(folder.sha256.items()):
+        digest.update(name.encode())
+        digest.update(sha256.encode())
     return RawDataset(
         spec.name,
         (images[train_idx], labels[train_idx]),
         (images[test_idx], labels[test_idx]),
-        [c or "all" for c in classes],
+        folder.class_names,
         {"image_folder": digest.hexdigest()},
+        report=folder.report,
     )

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import Choice, DatasetConfig, Section
 from pipeline.data.prepared import write_prepared
+from pipeline.data.report import left_out, prepare_report, report_markdown
 from pipeline.data.specs import DATASETS, load_raw
+from pipeline.io import check_writable, write_json, write_text
 
 SECTIONS: dict[str, Section] = {"dataset": Choice(DATASETS, DatasetConfig)}
 
 
 def prepare(cfg: DictConfig) -> dict:
     out = Artifacts.from_paths(cfg.paths)
+    check_writable(out.folders("prepared", "metrics"))
     raw = load_raw(cfg.dataset, cfg.paths.raw, cfg.seed)
     meta = write_prepared(raw, out.prepared, limit=cfg.dataset.limit)
+    report = prepare_report(raw, meta)
+    write_json(out.metric(artifacts.PREPARE_METRICS), report)
+    write_text(out.metric(artifacts.PREPARE_REPORT), report_markdown(report))
     print(
         f"prepared {meta['dataset']}: {meta['counts']['train']} train / "
         f"{meta['counts']['test']} test images of shape {tuple(meta['shape'])} -> {out.prepared}"
     )
+    if left_out(report):
+        print(f"left out: {left_out(report)} (listed in {out.metric(artifacts.PREPARE_METRICS)})")
     return meta
 
 
