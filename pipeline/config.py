@@ -55,6 +55,9 @@ class DatasetConfig:
     # pad (the whole image letterboxed on pad_color) or stretch (aspect ratio lost)
     image_size: int = setting(ge=8)
     channels: int = setting(choices=(1, 3))
+    # The data's name, in registered models' names ("<title>-generator"); null: the dataset's
+    # name, or for image_folder the folder's name
+    title: str | None = setting()
     resize: str = setting(choices=("center_crop", "pad", "stretch"))
     pad_color: list[int] = setting(ge=0, le=255)  # RGB of pad's border and of transparent pixels
     # A file that cannot be read: fail (one error naming every such file) or skip (listed in
@@ -192,18 +195,20 @@ class SearchConfig:
 
 @dataclass
 class RegistryConfig:
-    model_name: str = setting()
+    # null: "<title>-generator", the title of the data the generator was evaluated on
+    model_name: str | None = setting()
     max_images: int = setting(ge=1)  # largest num_images one request may ask for
 
 
 @dataclass
 class GenerateConfig:
-    model_uri: str | None = setting()  # null: models:/<registry.model_name>@champion
+    model_uri: str | None = setting()  # null: the champion of registry.model_name
     num_images: int = setting(ge=1)
     seed: int = setting(ge=0)
     format: str = setting(choices=("grid", "folder", "npz"))
     output: str | None = setting()  # null: generated/samples.png, generated/samples/, .npz
-    label: int | None = setting(ge=0)  # a conditional generator's class; null: every class
+    # A conditional generator's class: its name ("Sneaker") or number; null: every class in turn
+    label: str | None = setting()
 
 
 @dataclass

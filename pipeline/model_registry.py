@@ -38,6 +38,19 @@ class Decision:
     reason: str
 
 
+def registered_name(chosen: str | None, data_title: str | None, where: str) -> str:
+    """``registry.model_name`` when set, else "<title>-generator" for the data the generator was
+    evaluated on (``where`` says where the title was looked for)."""
+    if chosen:
+        return chosen
+    if not data_title:
+        raise PipelineError(
+            f"{where} does not name the data, so the registered model cannot be named after it",
+            "run prepare and evaluate again (dvc repro), or set registry.model_name",
+        )
+    return f"{data_title}-generator"
+
+
 def register_generator(
     client: MlflowClient,
     name: str,
@@ -104,7 +117,12 @@ def log_and_register(
             name="generator_pyfunc",
             python_model=str(SERVING_CODE),
             artifacts={"generator": str(generator_file)},
-            model_config={"max_images": int(max_images)},
+            # The class names let a request ask for a class by name ("Sneaker") as well as by
+            # number (eval.json names the classes of the data it scored).
+            model_config={
+                "max_images": int(max_images),
+                "class_names": list(evaluation.get("class_names") or []),
+            },
             signature=signature,
             # MLflow runs the model on it while logging: a broken model fails here, not in serving.
             input_example=pd.DataFrame({"num_images": [1], "seed": [0]}),

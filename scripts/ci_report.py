@@ -163,10 +163,18 @@ def run_url() -> str | None:
 
 
 def model_name(repo: Path) -> str:
+    """The registered model's name before retraining: registry.model_name, else what register
+    names it, after the data of the committed evaluation (else the dataset's title or name)."""
     import yaml
 
+    from pipeline.model_registry import registered_name
+
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    return str(params["registry"]["model_name"])
+    evaluated = repo / "metrics" / "eval.json"
+    title = json.loads(evaluated.read_text()).get("data_title") if evaluated.is_file() else None
+    dataset = params["dataset"]
+    title = title or dataset.get("title") or dataset["name"]
+    return registered_name(params["registry"]["model_name"], title, str(evaluated))
 
 
 def comment(pr: int, body_file: Path) -> None:

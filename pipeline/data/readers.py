@@ -90,4 +90,5 @@ def read_image_folder(
         folder.class_names,
         {"image_folder": digest.hexdigest()},
         report=folder.report,
+        title=Path(raw_dir).resolve().name,
     )

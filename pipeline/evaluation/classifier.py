@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from pipeline.errors import PipelineError
+
 FEATURE_LAYER = "features"
 
 
@@ -87,12 +89,26 @@ class FeatureExtractor:
         )
         self.checksum = weights_checksum(self.classifier)
 
+    def check_fits(self, shape: tuple[int, ...]) -> None:
+        """Images of ``shape`` are what the classifier was trained on, or a PipelineError: a
+        classifier of other data would give Keras's own error, or scores of nothing."""
+        trained = tuple(self.classifier.input_shape[1:])
+        if trained != shape:
+            show = "x".join
+            raise PipelineError(
+                f"the classifier was trained on {show(map(str, trained))} images, but these are "
+                f"{show(map(str, shape))}: it belongs to other data",
+                "train it on this data first: dvc repro classifier (or python -m "
+                "pipeline.stages.classifier with the same dataset settings)",
+            )
+
     @property
     def feature_dim(self) -> int:
         return int(self.classifier.get_layer(FEATURE_LAYER).units)
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(features float64 [N, D], class probabilities float64 [N, K])."""
+        self.check_fits(tuple(images.shape[1:]))
         features, logits = [], []
         for start in range(0, len(images), self.batch_size):
             f, lg = self._both(np.asarray(images[start : start + self.batch_size]), training=False)

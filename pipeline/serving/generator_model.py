@@ -8,8 +8,9 @@ needs mlflow, keras and numpy, and nothing from this repository:
     shoes = model.predict(pd.DataFrame({"num_images": [8], "seed": [0], "label": [7]}))
 
 Images come back as float32 NHWC in [-1, 1]. The same seed gives the same images. A
-class-conditional generator takes an optional ``label`` (0..K-1) per row; without one its images
-cycle through the classes. An unconditional one refuses a label.
+class-conditional generator takes an optional ``label`` per row, a class number (0..K-1) or a
+class name ("Sneaker"); without one its images cycle through the classes. An unconditional one
+refuses a label.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             if len(self.generator.inputs) > 1
             else 0
         )
-        # Set from registry.max_images when the model is registered (pipeline.model_registry).
+        # Set when the model is registered (pipeline.model_registry): registry.max_images, and
+        # the data's class names (empty for models registered before they were recorded).
         self.max_images = int(context.model_config["max_images"])
+        self.class_names = list(context.model_config.get("class_names") or [])
 
     # The input's type hint: a DataFrame is what the model takes, and MLflow then neither infers
     # a schema from it nor warns that a type hint is missing (the signature is logged as given).
@@ -64,8 +67,23 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             return num_images, seed, None  # no label (JSON null): every class in turn
         if not self.num_classes:
             raise _bad_request("this generator is unconditional: leave out 'label'")
-        label = _integer(label, "label", 0, self.num_classes - 1, "a class number")
-        return num_images, seed, label
+        return num_images, seed, self._label(label)
+
+    def _label(self, value) -> int:
+        """A class number, or a class name (or a number written as text, as a command line
+        gives it); a 400 that lists the classes otherwise."""
+        if isinstance(value, str):
+            if value in self.class_names:
+                return self.class_names.index(value)
+            if value.strip().isdigit():
+                value = int(value)
+            else:
+                classes = (
+                    ", ".join(f"{i} {name!r}" for i, name in enumerate(self.class_names))
+                    or f"numbers 0 to {self.num_classes - 1}"
+                )
+                raise _bad_request(f"label {value!r} is not a class; the classes are: {classes}")
+        return _integer(value, "label", 0, self.num_classes - 1, "a class number or name")
 
     def _generate(self, num_images: int, seed: int, label: int | None) -> np.ndarray:
         noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))

@@ -18,7 +18,7 @@ SECTIONS: dict[str, Section] = {"dataset": DatasetConfig, "evaluation.classifier
 def classifier(cfg: DictConfig) -> float:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("classifier", "metrics"))
-    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    data = load_prepared(out.prepared, dataset=cfg.dataset)
     c = cfg.evaluation.classifier
     model, accuracy = train_classifier(
         (data.images("train"), data.labels("train")),

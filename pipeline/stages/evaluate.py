@@ -39,7 +39,7 @@ def evaluate(cfg: DictConfig) -> float:
     # another generator (a stale eval.json beside a newly trained model).
     generator_sha256 = sha256_file(artifacts.require(out.generator, "train"))
     generator = artifacts.load_keras_model(out.generator, "train")
-    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    data = load_prepared(out.prepared, dataset=cfg.dataset)
     extractor = FeatureExtractor(
         artifacts.load_keras_model(out.classifier, "classifier"), cfg.evaluation.batch_size
     )
@@ -65,6 +65,9 @@ def evaluate(cfg: DictConfig) -> float:
             per_class_scores(generator, extractor, *test, names, per_class, e.seed, e.batch_size)
         )
     result["generator_sha256"] = generator_sha256
+    # What was evaluated: register names the model after it (never after the config's dataset)
+    result["data_title"] = data.meta.get("title") or data.meta["dataset"]
+    result["class_names"] = list(data.meta["class_names"])
     write_json(out.metric(artifacts.EVAL_METRICS), result)
     write_class_histogram(
         out.plot(artifacts.CLASS_HISTOGRAM),

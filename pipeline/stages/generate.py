@@ -3,7 +3,8 @@ of PNGs, or an .npz, e.g. synthetic data for augmentation.
 
     python -m pipeline.stages.generate generate.num_images=1000 generate.format=npz
     python -m pipeline.stages.generate generate.model_uri=models:/fashion_mnist-generator/3
-    python -m pipeline.stages.generate generate.label=7   # one class, from a conditional GAN
+    python -m pipeline.stages.generate generate.label=7         # one class, by number
+    python -m pipeline.stages.generate generate.label=Sneaker   # or by name
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
+from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import GenerateConfig, RegistryConfig, Section, TrackingConfig
+from pipeline.data.prepared import META_FILE
 from pipeline.errors import PipelineError
-from pipeline.io import atomic_dir, atomic_path
+from pipeline.io import atomic_dir, atomic_path, read_json
+from pipeline.model_registry import registered_name
 from pipeline.tracking import runs as tracking
 from pipeline.viz import image_grid, save_png, to_uint8
 
@@ -35,9 +39,16 @@ DEFAULT_OUTPUTS = {
 }
 
 
+def champion_name(cfg: DictConfig) -> str:
+    """registry.model_name, else the name register gives the prepared data's generator."""
+    meta = Artifacts.from_paths(cfg.paths).prepared / META_FILE
+    title = read_json(meta).get("title") if meta.is_file() else None
+    return registered_name(cfg.registry.model_name, title, str(meta))
+
+
 def generate(cfg: DictConfig) -> Path:
     g = cfg.generate
-    uri = g.model_uri or f"models:/{cfg.registry.model_name}@champion"
+    uri = g.model_uri or f"models:/{champion_name(cfg)}@champion"
     output = Path(g.output or DEFAULT_OUTPUTS[g.format])
     tracking.configure(cfg.tracking)
     try:

@@ -20,12 +20,14 @@ def prepare(cfg: DictConfig) -> dict:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("prepared", "metrics"))
     raw = load_raw(cfg.dataset, cfg.paths.raw, cfg.seed)
-    meta = write_prepared(raw, out.prepared, limit=cfg.dataset.limit)
+    meta = write_prepared(
+        raw, out.prepared, limit=cfg.dataset.limit, title=cfg.dataset.title, settings=cfg.dataset
+    )
     report = prepare_report(raw, meta)
     write_json(out.metric(artifacts.PREPARE_METRICS), report)
     write_text(out.metric(artifacts.PREPARE_REPORT), report_markdown(report))
     print(
-        f"prepared {meta['dataset']}: {meta['counts']['train']} train / "
+        f"prepared {meta['title']} ({meta['dataset']}): {meta['counts']['train']} train / "
         f"{meta['counts']['test']} test images of shape {tuple(meta['shape'])} -> {out.prepared}"
     )
     if left_out(report):

@@ -14,7 +14,7 @@ from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, Section, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import read_json, sha256_file, write_json
-from pipeline.model_registry import register_generator
+from pipeline.model_registry import register_generator, registered_name
 from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
@@ -25,12 +25,17 @@ def register(cfg: DictConfig) -> str:
     run_id = read_json(artifacts.require(out.train_run, "train"))["run_id"]
     evaluation = read_json(artifacts.require(out.metric(artifacts.EVAL_METRICS), "evaluate"))
     check_scores_fit(evaluation, out)
+    model_name = registered_name(
+        cfg.registry.model_name,
+        evaluation.get("data_title"),
+        str(out.metric(artifacts.EVAL_METRICS)),
+    )
     uri = tracking.configure(cfg.tracking)
     # One register at a time: two at once could each find no version of a run and register
     # it twice, or each see the old champion and the worse one's alias land last.
     with tracking.store_lock(uri, "registry"):
         decision = register_generator(
-            MlflowClient(), cfg.registry.model_name, run_id, out.generator, evaluation,
+            MlflowClient(), model_name, run_id, out.generator, evaluation,
             cfg.registry.max_images,
         )  # fmt: skip
     write_json(

@@ -58,7 +58,7 @@ def train(
     out = Artifacts.from_paths(cfg.paths)
     distribute.strategy(cfg.training)  # first: TensorFlow's runtime starts with its devices
     check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
-    data = load_prepared(out.prepared, expected_dataset=cfg.dataset.name)
+    data = load_prepared(out.prepared, dataset=cfg.dataset)
     settings = GanSettings.from_config(cfg)
     fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **settings.sections())
     checkpoint_dir = checkpoint_folder(out.checkpoints, fingerprint, cfg.training.resume)

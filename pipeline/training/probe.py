@@ -70,6 +70,7 @@ class QualityProbe:
                 "or train without the probe: training.probe_every_steps=0",
             )
         extractor = FeatureExtractor(load_keras_model(path, "classifier"))
+        extractor.check_fits(tuple(real_images.shape[1:]))  # now, not after the first steps
         if len(real_images) <= extractor.feature_dim:
             raise PipelineError(
                 f"the quality probe scores {len(real_images)} images in the classifier's "

@@ -139,3 +139,19 @@ def test_good_overrides_become_an_argument_list():
         "-S", "regularizers=[r1,lecam]", "-S", "training.generator_lr=1e-4",
     ]  # fmt: skip
     assert ci_report.parse_overrides("") == []
+
+
+def test_the_model_name_follows_the_data_of_the_committed_evaluation(tmp_path):
+    """registry.model_name null: what register will name the model, from the committed eval.json
+    (an image folder's title), else from the dataset."""
+    import yaml
+
+    params = {"registry": {"model_name": None}, "dataset": {"name": "fashion_mnist", "title": None}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ci_report.model_name(tmp_path) == "fashion_mnist-generator"
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "eval.json").write_text(json.dumps({"data_title": "flowers"}))
+    assert ci_report.model_name(tmp_path) == "flowers-generator"
+    params["registry"]["model_name"] = "mine"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ci_report.model_name(tmp_path) == "mine"

@@ -169,8 +169,14 @@ def test_unknown_registry_entry_lists_the_choices():
 
 
 def test_interpolations_resolve_against_the_whole_config():
-    cfg = validate_all(compose_config(["dataset=mnist"]))
-    assert cfg.registry.model_name == "mnist-generator"
+    cfg = compose_config(["dataset=mnist"])
+    cfg.registry.model_name = "${dataset.name}-generator"  # a user's own, say
+    assert validate_all(cfg).registry.model_name == "mnist-generator"
+
+
+def test_a_class_label_is_a_name_or_a_number():
+    assert validate_all(compose_config(["generate.label=7"])).generate.label == "7"
+    assert validate_all(compose_config(["generate.label=Sneaker"])).generate.label == "Sneaker"
 
 
 def test_committed_params_yaml_matches_conf():

@@ -189,9 +189,44 @@ def test_a_real_colour_photo_folder_prepares_with_its_report(tmp_path):
     ]))  # fmt: skip
     meta = prepare(cfg)
     assert meta["shape"] == [32, 32, 3] and meta["class_names"] == ["face", "uniform"]
+    assert meta["title"] == "raw", "named after its folder (register: raw-generator)"
     report = json.loads((tmp_path / "metrics" / "prepare.json").read_text())
     assert report["per_class"]["train"]["face"] + report["per_class"]["test"]["face"] == 6
     assert report["sizes_seen"] == {"240x180": 6, "400x270": 6}
     assert report["resize"] == "center_crop" and report["skipped"] == []
     summary = (tmp_path / "metrics" / "prepare.md").read_text()
     assert "| face |" in summary and "center_crop" in summary
+
+
+def test_a_folder_prepared_at_one_size_is_refused_at_another(tmp_path):
+    """Training at dataset.image_size=64 on data prepared at 32 would silently train at 32."""
+    from pipeline.data.prepared import load_prepared
+    from pipeline.stages.prepare import prepare
+    from tests.helpers.configs import compose_config, output_overrides, validate_all
+
+    for cls in ("a", "b"):
+        (tmp_path / "raw" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (10, 10), (i * 40, 0, 0)).save(tmp_path / "raw" / cls / f"{i}.png")
+    base = [
+        "dataset=image_folder",
+        f"dataset.raw_dir={tmp_path / 'raw'}",
+        *output_overrides(tmp_path),
+    ]
+    prepare(validate_all(compose_config([*base, "dataset.image_size=32"])))
+    same = validate_all(compose_config([*base, "dataset.image_size=32"]))
+    assert load_prepared(tmp_path / "prepared", dataset=same.dataset).meta["shape"] == [32, 32, 3]
+    other = validate_all(compose_config([*base, "dataset.image_size=64"]))
+    with pytest.raises(
+        PipelineError, match="prepared with dataset.image_size=32.*asks for dataset.image_size=64"
+    ) as refused:
+        load_prepared(tmp_path / "prepared", dataset=other.dataset)
+    assert "prepare it again" in refused.value.fix
+
+
+def test_titles_are_safe_in_a_model_uri():
+    from pipeline.data.prepared import RawDataset, title_of
+
+    raw = RawDataset("image_folder", (None, None), (None, None), [], {}, title="My Photos!")
+    assert title_of(raw) == "My_Photos" and title_of(raw, "flowers") == "flowers"
+    assert title_of(RawDataset("mnist", (None, None), (None, None), [], {})) == "mnist"

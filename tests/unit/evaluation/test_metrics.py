@@ -116,3 +116,12 @@ def test_nearest_neighbours_against_brute_force():
     brute = np.linalg.norm(queries[:, None] - reference[None], axis=2)
     np.testing.assert_array_equal(index, brute.argmin(axis=1))
     np.testing.assert_allclose(dist, brute.min(axis=1), rtol=1e-4)
+
+
+def test_a_classifier_of_other_data_is_named_not_a_keras_traceback():
+    from pipeline.errors import PipelineError
+    from pipeline.evaluation.classifier import FeatureExtractor, build_classifier
+
+    extractor = FeatureExtractor(build_classifier((28, 28, 1), 10, 8))
+    with pytest.raises(PipelineError, match="trained on 28x28x1 images, but these are 32x32x3"):
+        extractor(np.zeros((2, 32, 32, 3), "float32"))
