@@ -23,7 +23,7 @@ import hashlib
 import io
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +52,150 @@ class Decoded:
 
 @dataclass
 class FolderContents:
+    """A folder decoded into memory (small folders and tests; prepare streams instead)."""
+
     images: np.ndarray  # uint8 NHWC
     labels: np.ndarray  # int32
     class_names: list[str]
     sha256: dict[str, str]  # relative path -> sha256 of every image file read
     report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Scan:
+    """A folder's images found, hashed and de-duplicated, not yet decoded."""
+
+    root: Path
+    files: list[Path]  # the first of each set of identical files, sorted
+    labels: np.ndarray  # int32, one per file
+    class_names: list[str]
+    sha256: dict[str, str]  # relative path -> sha256, every image file found
+    report: dict[str, Any]  # files found, duplicates, files that are not images
+
+
+@dataclass
+class Decoding:
+    """How a folder's images become rows: the settings of ``decode``."""
+
+    image_size: int
+    channels: int
+    resize: str = "center_crop"
+    pad_color: Sequence[int] = (0, 0, 0)
+    on_bad_file: str = "fail"
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise PipelineError(
+                f"unknown dataset.resize {self.resize!r}", f"use one of {RESIZE_MODES}"
+            )
+        self.background = _color(self.pad_color)
+
+    @property
+    def row_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, self.channels)
+
+
+@dataclass(eq=False)
+class FolderSplit:
+    """Files of one split and how to decode them: what prepare streams into the prepared
+    format (``rows``), never holding more than a chunk of decoded images."""
+
+    scan: Scan
+    files: list[Path]
+    labels: np.ndarray
+    decoding: Decoding
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.uint8))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.files), *self.decoding.row_shape)
+
+    def limited(self, limit: int | None) -> FolderSplit:
+        return FolderSplit(self.scan, self.files[:limit], self.labels[:limit], self.decoding)
+
+    def rows(self, report: dict[str, Any], chunk: int = 256) -> Iterator[tuple[np.ndarray, int]]:
+        """(pixels, label) of every readable file, in order, decoded in parallel threads a
+        chunk at a time; unreadable ones are listed in ``report["skipped"]`` (and, with
+        ``on_bad_file="fail"``, all named in one error once every file was tried)."""
+        d, root = self.decoding, self.scan.root
+        bad: list[Decoded] = []
+        sizes: Counter[str] = Counter(report.get("sizes_seen", {}))
+        modes: Counter[str] = Counter(report.get("modes_seen", {}))
+
+        def work(path: Path) -> Decoded:
+            return decode(path, d.image_size, d.channels, d.resize, d.background)
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            bar = _progress(len(self.files), f"decoding {root}")
+            for start in range(0, len(self.files), chunk):
+                for decoded, label in zip(
+                    pool.map(work, self.files[start : start + chunk]),
+                    self.labels[start : start + chunk],
+                    strict=True,
+                ):
+                    bar.update()
+                    if decoded.pixels is None:
+                        bad.append(decoded)
+                        continue
+                    sizes[f"{decoded.size[0]}x{decoded.size[1]}"] += 1  # type: ignore[index]
+                    modes[decoded.mode] += 1
+                    if not (bad and d.on_bad_file == "fail"):  # else only looking for more
+                        yield decoded.pixels, int(label)
+            bar.close()
+        report["sizes_seen"] = dict(sizes.most_common(10))
+        report["modes_seen"] = dict(modes.most_common(10))
+        report.setdefault("skipped", []).extend(
+            {"file": _rel(b.path, root), "reason": b.problem} for b in bad
+        )
+        if bad and d.on_bad_file == "fail":
+            listed = "; ".join(f"{_rel(b.path, root)} ({b.problem})" for b in bad[:SHOWN])
+            more = f"; and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+            raise PipelineError(
+                f"{len(bad)} of {len(self.files)} files in {root} cannot be read as images: "
+                f"{listed}{more}",
+                "remove or replace them, or set dataset.on_bad_file=skip to leave them out "
+                "(they are listed in metrics/prepare.json)",
+            )
+
+
+def scan_folder(root: Path) -> Scan:
+    """Every image file under ``root``, hashed (in parallel threads) so that exact duplicates
+    are kept once: the first in sorted order."""
+    root = Path(root)
+    files, class_of, others = find_images(root)
+    classes = sorted(set(class_of))
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = list(pool.map(digest, files))
+    first_of: dict[str, Path] = {}
+    keep: list[int] = []
+    duplicates: list[dict[str, str]] = []
+    for i, (path, sha) in enumerate(zip(files, digests, strict=True)):
+        if sha in first_of:
+            duplicates.append({"file": _rel(path, root), "same_as": _rel(first_of[sha], root)})
+        else:
+            first_of[sha] = path
+            keep.append(i)
+    report = {
+        "folder": str(root),
+        "files_found": len(files),
+        "duplicates": duplicates,
+        "not_images": [_rel(p, root) for p in others],
+    }
+    return Scan(
+        root,
+        [files[i] for i in keep],
+        np.array([classes.index(class_of[i]) for i in keep], dtype=np.int32),
+        classes,
+        {_rel(p, root): sha for p, sha in zip(files, digests, strict=True)},
+        report,
+    )
 
 
 def read_folder(
@@ -67,58 +206,18 @@ def read_folder(
     pad_color: Sequence[int] = (0, 0, 0),
     on_bad_file: str = "fail",
 ) -> FolderContents:
-    files, class_of, others = find_images(root)
-    classes = sorted(set(class_of))
-    background = _color(pad_color)
-    if resize not in RESIZE_MODES:
-        raise PipelineError(f"unknown dataset.resize {resize!r}", f"use one of {RESIZE_MODES}")
-
-    def work(path: Path) -> Decoded:
-        return decode(path, image_size, channels, resize, background)
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        decoded = list(_progress(pool.map(work, files), len(files), f"decoding {root}"))
-
-    bad = [d for d in decoded if d.pixels is None]
-    if bad and on_bad_file == "fail":
-        listed = "; ".join(f"{d.path.relative_to(root)} ({d.problem})" for d in bad[:SHOWN])
-        more = f"; and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
-        raise PipelineError(
-            f"{len(bad)} of {len(files)} files in {root} cannot be read as images: {listed}{more}",
-            "remove or replace them, or set dataset.on_bad_file=skip to leave them out (they are "
-            "listed in metrics/prepare.json)",
-        )
-    first_of: dict[str, Path] = {}
-    keep: list[int] = []
-    duplicates: list[dict[str, str]] = []
-    for i, d in enumerate(decoded):
-        if d.pixels is None:
-            continue
-        if d.sha256 in first_of:
-            duplicates.append(
-                {"file": _rel(d.path, root), "same_as": _rel(first_of[d.sha256], root)}
-            )
-            continue
-        first_of[d.sha256] = d.path
-        keep.append(i)
-    if not keep:
+    """The whole folder decoded into memory, through the same rows prepare streams."""
+    decoding = Decoding(image_size, channels, resize, pad_color, on_bad_file)
+    scan = scan_folder(root)
+    split = FolderSplit(scan, scan.files, scan.labels, decoding)
+    report = dict(scan.report)
+    rows = list(split.rows(report))
+    if not rows:
         raise PipelineError(f"no image in {root} could be read", "add readable image files")
-    images = np.stack([decoded[i].pixels for i in keep])
-    labels = np.array([classes.index(class_of[i]) for i in keep], dtype=np.int32)
-    kept = [decoded[i] for i in keep]
-    report = {
-        "folder": str(root),
-        "files_found": len(files),
-        "images_kept": len(keep),
-        "resize": resize,
-        "sizes_seen": _most_common(f"{d.size[0]}x{d.size[1]}" for d in kept if d.size),
-        "modes_seen": _most_common(d.mode for d in kept),
-        "skipped": [{"file": _rel(d.path, root), "reason": d.problem} for d in bad],
-        "duplicates": duplicates,
-        "not_images": [_rel(p, root) for p in others],
-    }
-    sha256 = {_rel(d.path, root): d.sha256 for d in decoded}
-    return FolderContents(images, labels, classes, sha256, report)
+    images = np.stack([pixels for pixels, _ in rows])
+    labels = np.array([label for _, label in rows], dtype=np.int32)
+    report["images_kept"], report["resize"] = len(rows), resize
+    return FolderContents(images, labels, scan.class_names, scan.sha256, report)
 
 
 def find_images(root: Path) -> tuple[list[Path], list[str], list[Path]]:
@@ -216,10 +315,10 @@ def _color(values: Sequence[int]) -> tuple[int, int, int]:
     return values[0], values[1], values[2]
 
 
-def _progress(items: Any, total: int, description: str) -> Any:
+def _progress(total: int, description: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(items, total=total, desc=description, unit="img", disable=None, leave=False)
+    return tqdm(total=total, desc=description, unit="img", disable=None, leave=False)
 
 
 def _most_common(values: Any, most: int = 10) -> dict[str, int]:

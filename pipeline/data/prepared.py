@@ -1,11 +1,9 @@
-"""The prepared format: normalized arrays on disk, as `prepare` writes them and every later
-stage reads them. Nothing here reads raw releases (that is pipeline.data.readers), so the stages
-that read prepared data do not depend on the readers."""
+"""The prepared format: uint8 arrays on disk and their meta.json, as `prepare` writes them
+(pipeline.data.writer) and every later stage reads them. Nothing here reads raw releases (that is
+pipeline.data.readers), so the stages that read prepared data do not depend on the readers."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.io import atomic_dir, read_json, write_json
+from pipeline.io import read_json
 
 META_FILE = "meta.json"
 
@@ -22,67 +20,29 @@ META_FILE = "meta.json"
 @dataclass
 class RawDataset:
     name: str
-    train: tuple[np.ndarray, np.ndarray]  # uint8 NHWC images, integer labels
-    test: tuple[np.ndarray, np.ndarray]
+    # (uint8 NHWC images, integer labels); an image folder's images are a FolderSplit,
+    # decoded as prepare writes them
+    train: tuple[Any, np.ndarray]
+    test: tuple[Any, np.ndarray]
     class_names: list[str]
     source_sha256: dict[str, str]
     report: dict[str, Any] = field(default_factory=dict)  # what the reader found (files, sizes)
     title: str = ""  # the data's own name (an image folder's); "": the dataset's name
 
 
-def normalize(images: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] -> float32 [-1, 1], the range of the generators' tanh output."""
-    return images.astype(np.float32) / 127.5 - 1.0
+# 2: images stored as uint8 [0, 255] (a quarter of float32's bytes), read memory-mapped and
+# mapped to [-1, 1] as they are used; 1 (float32 in [-1, 1]) is refused with the fix.
+PREPARED_FORMAT = 2
+# uint8 -> float32 [-1, 1], the generators' tanh range: one table that every reader of prepared
+# images uses (NumPy here, tf.data in training), so all see the very same values.
+UNIT_RANGE = np.arange(256, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
-def dataset_checksum(source_sha256: dict[str, str]) -> str:
-    """One checksum for a dataset release: sha256 over its files' names and sha256s."""
-    digest = hashlib.sha256()
-    for name in sorted(source_sha256):
-        digest.update(f"{name}:{source_sha256[name]}\n".encode())
-    return digest.hexdigest()
-
-
-def title_of(raw: RawDataset, chosen: str | None = None) -> str:
-    """The data's name in registered models: ``chosen`` (dataset.title), else the reader's (an
-    image folder's name), else the dataset's; characters a model URI cannot hold become "_"."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", chosen or raw.title or raw.name).strip("_") or raw.name
-
-
-# The settings an image folder is prepared with, which later stages' config must agree with.
-FOLDER_SETTINGS = ("image_size", "channels", "resize")
-
-
-def write_prepared(
-    raw: RawDataset,
-    out_dir: Path,
-    limit: int | None = None,
-    title: str | None = None,
-    settings: Mapping[str, Any] | None = None,
-) -> dict:
-    """Write normalized train/test arrays and meta.json; replaces ``out_dir`` only when complete.
-    ``settings``: the dataset section, recorded for image folders (``FOLDER_SETTINGS``)."""
-    meta: dict[str, Any] = {
-        "dataset": raw.name,
-        "title": title_of(raw, title),
-        "shape": list(raw.train[0].shape[1:]),
-        "value_range": [-1.0, 1.0],
-        "class_names": raw.class_names,
-        "source_files_sha256": raw.source_sha256,
-        "checksum": dataset_checksum(raw.source_sha256),
-        "limit": limit,
-        "counts": {},
-    }
-    if raw.report.get("files_found") is not None and settings is not None:  # an image folder
-        meta["folder_settings"] = {key: settings[key] for key in FOLDER_SETTINGS}
-    with atomic_dir(out_dir) as tmp:
-        for split, (images, labels) in (("train", raw.train), ("test", raw.test)):
-            images, labels = images[:limit], labels[:limit]
-            np.save(tmp / f"{split}_images.npy", normalize(images))
-            np.save(tmp / f"{split}_labels.npy", labels.astype(np.int32))
-            meta["counts"][split] = len(images)
-        write_json(tmp / META_FILE, meta)
-    return meta
+def normalize(images: Any) -> np.ndarray:
+    """Prepared uint8 images -> float32 in [-1, 1]; float images (generated ones) pass as they
+    are, as float32."""
+    array = np.asarray(images)
+    return UNIT_RANGE[array] if array.dtype == np.uint8 else array.astype(np.float32, copy=False)
 
 
 @dataclass
@@ -91,6 +51,8 @@ class PreparedData:
     directory: Path
 
     def images(self, split: str) -> np.ndarray:
+        """uint8 NHWC, memory-mapped: read as used, never all at once (``normalize`` maps
+        them to [-1, 1])."""
         return np.load(self.directory / f"{split}_images.npy", mmap_mode="r")
 
     def labels(self, split: str) -> np.ndarray:
@@ -113,6 +75,11 @@ def load_prepared(
             "run the prepare stage first: dvc repro prepare (or python -m pipeline.stages.prepare)",
         )
     meta = read_json(directory / META_FILE)
+    if meta.get("format") != PREPARED_FORMAT:
+        raise PipelineError(
+            f"{directory} holds prepared data of an older format (float32 images)",
+            "prepare it again: dvc repro (or python -m pipeline.stages.prepare)",
+        )
     if expected_dataset and meta["dataset"] != expected_dataset:
         raise PipelineError(
             f"{directory} holds {meta['dataset']} but the config asks for {expected_dataset}",

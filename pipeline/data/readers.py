@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.data import formats
-from pipeline.data.images import read_folder
+from pipeline.data.images import Decoding, FolderSplit, scan_folder
 from pipeline.data.prepared import RawDataset
 from pipeline.data.sources import DatasetSpec, locate_raw_files
 from pipeline.errors import PipelineError
@@ -64,31 +64,36 @@ def read_cifar10_release(
 def read_image_folder(
     spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
 ) -> RawDataset:
-    """Every image under ``raw_dir`` (pipeline.data.images), made square; a seeded split keeps
-    ``test_fraction`` of them as the test set."""
-    folder = read_folder(
-        raw_dir, cfg["image_size"], cfg["channels"], resize=cfg["resize"],
-        pad_color=cfg["pad_color"], on_bad_file=cfg["on_bad_file"],
-    )  # fmt: skip
-    images, labels = folder.images, folder.labels
-    if len(images) < 2:
+    """Every image under ``raw_dir`` (pipeline.data.images), found and de-duplicated now and
+    decoded as prepare writes it; a seeded split keeps ``test_fraction`` of them as the test
+    set."""
+    decoding = Decoding(
+        cfg["image_size"], cfg["channels"], cfg["resize"], cfg["pad_color"], cfg["on_bad_file"]
+    )
+    scan = scan_folder(raw_dir)
+    count = len(scan.files)
+    if count < 2:
         raise PipelineError(
-            f"image folder {raw_dir} holds {len(images)} image; a train/test split needs at least 2",
+            f"image folder {raw_dir} holds {count} image; a train/test split needs at least 2",
             "add more images",
         )
-    order = np.random.default_rng(seed).permutation(len(images))
-    n_test = min(max(1, round(len(images) * cfg["test_fraction"])), len(images) - 1)
-    test_idx, train_idx = order[:n_test], order[n_test:]
-    digest = hashlib.sha256()  # over every image file read, by name, in order
-    for name, sha256 in sorted(folder.sha256.items()):
+    order = np.random.default_rng(seed).permutation(count)
+    n_test = min(max(1, round(count * cfg["test_fraction"])), count - 1)
+
+    def split(indices: np.ndarray) -> tuple[FolderSplit, np.ndarray]:
+        files = [scan.files[i] for i in indices]
+        return FolderSplit(scan, files, scan.labels[indices], decoding), scan.labels[indices]
+
+    digest = hashlib.sha256()  # over every image file found, by name, in order
+    for name, sha256 in sorted(scan.sha256.items()):
         digest.update(name.encode())
         digest.update(sha256.encode())
     return RawDataset(
         spec.name,
-        (images[train_idx], labels[train_idx]),
-        (images[test_idx], labels[test_idx]),
-        folder.class_names,
+        split(order[n_test:]),
+        split(order[:n_test]),
+        scan.class_names,
         {"image_folder": digest.hexdigest()},
-        report=folder.report,
+        report={**scan.report, "resize": cfg["resize"]},
         title=Path(raw_dir).resolve().name,
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,20 +11,21 @@ import numpy as np
 from pipeline.data.prepared import RawDataset
 
 
-def prepare_report(raw: RawDataset, meta: dict[str, Any]) -> dict[str, Any]:
-    """Images per class and split (after ``meta["limit"]``), and what the reader found: sizes
-    and modes seen, files skipped or duplicated and why (image folders)."""
-    limit = meta["limit"]
+def prepare_report(raw: RawDataset, meta: dict[str, Any], prepared: Path) -> dict[str, Any]:
+    """Images per class and split, as written to ``prepared``, and what the reader found:
+    sizes and modes seen, files skipped or duplicated and why (image folders)."""
     per_class = {
         split: {
             name: int(count)
             for name, count in zip(
                 raw.class_names,
-                np.bincount(labels[:limit], minlength=len(raw.class_names)),
+                np.bincount(
+                    np.load(prepared / f"{split}_labels.npy"), minlength=len(raw.class_names)
+                ),
                 strict=True,
             )
         }
-        for split, (_, labels) in (("train", raw.train), ("test", raw.test))
+        for split in ("train", "test")
     }
     return {
         "dataset": raw.name,

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from pipeline.data.prepared import normalize
 from pipeline.errors import PipelineError
 
 FEATURE_LAYER = "features"
@@ -61,9 +62,9 @@ def train_classifier(
         metrics=["accuracy"],
     )
     model.fit(
-        np.asarray(train[0]), train[1], batch_size=batch_size, epochs=epochs, verbose=2,
+        normalize(train[0]), train[1], batch_size=batch_size, epochs=epochs, verbose=2,
     )  # fmt: skip
-    _, accuracy = model.evaluate(np.asarray(test[0]), test[1], batch_size=1000, verbose=0)
+    _, accuracy = model.evaluate(normalize(test[0]), test[1], batch_size=1000, verbose=0)
     return model, float(accuracy)
 
 
@@ -111,7 +112,8 @@ class FeatureExtractor:
         self.check_fits(tuple(images.shape[1:]))
         features, logits = [], []
         for start in range(0, len(images), self.batch_size):
-            f, lg = self._both(np.asarray(images[start : start + self.batch_size]), training=False)
+            batch = normalize(images[start : start + self.batch_size])  # prepared uint8 too
+            f, lg = self._both(batch, training=False)
             features.append(keras.ops.convert_to_numpy(f))
             logits.append(keras.ops.convert_to_numpy(lg))
         logits_all = np.concatenate(logits).astype(np.float64)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.data.prepared import normalize
+
 
 class TooFewSamples(ValueError):
     pass
@@ -161,12 +163,13 @@ def classes_covered(counts: np.ndarray, min_share: float = 0.1) -> int:
 def nearest_neighbours(
     queries: np.ndarray, reference: np.ndarray, chunk: int = 10000
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each query row, the Euclidean distance to and index of its nearest reference row."""
-    q = np.asarray(queries, np.float32).reshape(len(queries), -1)
+    """For each query row, the Euclidean distance to and index of its nearest reference row
+    (prepared uint8 images are taken in [-1, 1], as generated ones are)."""
+    q = normalize(queries).reshape(len(queries), -1)
     best = np.full(len(q), np.inf, np.float32)
     index = np.zeros(len(q), np.int64)
     for start in range(0, len(reference), chunk):
-        r = np.asarray(reference[start : start + chunk], np.float32).reshape(-1, q.shape[1])
+        r = normalize(reference[start : start + chunk]).reshape(-1, q.shape[1])
         d = _squared_distances(q, r)
         arg = d.argmin(axis=1)
         value = d[np.arange(len(q)), arg]

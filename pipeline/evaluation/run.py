@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.data.prepared import normalize
 from pipeline.evaluation import report
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.io import atomic_path, read_json, write_json
@@ -157,5 +158,5 @@ def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8
     """Top row: the generated images closest to a training image; bottom row: that image."""
     closest = np.argsort(memo.fake_distances)[:pairs]
     top = fake[: len(memo.fake_distances)][closest]
-    bottom = np.asarray(train[memo.fake_neighbours[closest]])
+    bottom = normalize(train[memo.fake_neighbours[closest]])  # prepared uint8 -> [-1, 1]
     return image_grid(np.concatenate([top, bottom]), columns=len(closest))

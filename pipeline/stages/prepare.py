@@ -8,9 +8,9 @@ from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import Choice, DatasetConfig, Section
-from pipeline.data.prepared import write_prepared
 from pipeline.data.report import left_out, prepare_report, report_markdown
 from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.writer import write_prepared
 from pipeline.io import check_writable, write_json, write_text
 
 SECTIONS: dict[str, Section] = {"dataset": Choice(DATASETS, DatasetConfig)}
@@ -23,7 +23,7 @@ def prepare(cfg: DictConfig) -> dict:
     meta = write_prepared(
         raw, out.prepared, limit=cfg.dataset.limit, title=cfg.dataset.title, settings=cfg.dataset
     )
-    report = prepare_report(raw, meta)
+    report = prepare_report(raw, meta, out.prepared)
     write_json(out.metric(artifacts.PREPARE_METRICS), report)
     write_text(out.metric(artifacts.PREPARE_REPORT), report_markdown(report))
     print(

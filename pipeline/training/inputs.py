@@ -1,14 +1,21 @@
 """The input pipeline of training: batches in a seeded order that every iterator (a resumed
-run's, each replica's) reproduces."""
+run's, each replica's) reproduces, mapped from the prepared uint8 images to [-1, 1] as they are
+used (a large set is read from its memory-mapped file, never loaded whole)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from pipeline.data.prepared import UNIT_RANGE
 from pipeline.errors import PipelineError
+
+# Prepared images up to this size are held in memory as one constant; larger ones are read from
+# their memory-mapped file as each batch needs them (the same values either way).
+IN_MEMORY_BYTES = 1 << 30
 
 
 def make_dataset(
@@ -39,11 +46,11 @@ def make_dataset(
         )
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
 
-    table = tf.constant(np.asarray(images, "float32"))
+    pixels = row_reader(images)
     classes = None if labels is None else tf.constant(np.asarray(labels, "int32"))
 
     def rows(index: tf.Tensor) -> Any:
-        batch = tf.gather(table, index)
+        batch = pixels(index)
         return batch if classes is None else (batch, tf.gather(classes, index))
 
     options = tf.data.Options()
@@ -57,3 +64,31 @@ def make_dataset(
         .prefetch(tf.data.AUTOTUNE)
         .with_options(options)
     )
+
+
+def row_reader(images: np.ndarray) -> Callable[[tf.Tensor], tf.Tensor]:
+    """index batch -> float32 images in [-1, 1]. Prepared uint8 images go through the table
+    every other reader uses (``UNIT_RANGE``), so training sees the values evaluation sees; float
+    images (already in [-1, 1]: tests, notebooks) are taken as they are."""
+    if images.dtype != np.uint8:
+        table = tf.constant(np.asarray(images, "float32"))
+        return lambda index: tf.gather(table, index)
+    unit = tf.constant(UNIT_RANGE)
+    if images.nbytes <= IN_MEMORY_BYTES:
+        stored = tf.constant(np.asarray(images))
+        return lambda index: tf.gather(unit, tf.cast(tf.gather(stored, index), tf.int32))
+    print(
+        f"input: {images.nbytes / 1e9:.1f} GB of images, more than {IN_MEMORY_BYTES / 1e9:.1f} GB: "
+        "read from the prepared file as each batch needs them"
+    )
+    row_shape = tuple(images.shape[1:])
+
+    def read(index: np.ndarray) -> np.ndarray:
+        return np.asarray(images[np.asarray(index)])
+
+    def gather(index: tf.Tensor) -> tf.Tensor:
+        batch = tf.numpy_function(read, [index], tf.uint8, stateful=False)
+        batch.set_shape((None, *row_shape))
+        return tf.gather(unit, tf.cast(batch, tf.int32))
+
+    return gather

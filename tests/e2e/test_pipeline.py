@@ -46,6 +46,7 @@ def prepared_smoke(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("prepared")
     result = run_module(
         "pipeline.stages.prepare", "experiment=smoke", f"paths.prepared={tmp / 'prepared'}",
+        f"paths.metrics={tmp / 'metrics'}",
         f"paths.raw={tmp / 'raw'}", f"hydra.run.dir={tmp / 'hydra'}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

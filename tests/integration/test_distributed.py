@@ -32,9 +32,13 @@ pytestmark = [
 # The smoke run (8 steps of 64 images), class-conditional (labels split with the images),
 # no quality probe (no classifier needed). Its mlp has BatchNorm, synchronized across replicas.
 RUN = ["experiment=smoke", "training.conditional=true", "training.probe_every_steps=0"]
-# Weights may differ by the order of floating-point sums across replicas, no more: measured
-# 5e-7 (mirrored) and 4e-7 (two workers) after 8 steps, against updates of 2e-4 per step.
-TOLERANCE = 1e-5
+# Weights may differ by the order of floating-point sums across replicas, amplified by training
+# (BatchNorm's statistics, Adam's normalisation of small gradients), no more. Measured after 8
+# steps, against updates of 2e-4 per step: at most 5e-7 (mirrored) and, for two workers, 4e-7
+# with one seed's draws and 7.1e-5 (median 9e-7) with another's. A wrong split (replicas on
+# the same rows, a gradient counted twice) moves most weights by about an update: the median.
+TOLERANCE = 1e-4  # the largest difference: half an update
+MEDIAN_TOLERANCE = 2e-6  # the typical one: 1% of an update
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +64,11 @@ def weights(path: Path) -> list[np.ndarray]:
 
 
 def largest_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """The largest absolute difference of any weight; asserts the median one is rounding's."""
     assert len(a) == len(b)
-    return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+    differences = np.concatenate([np.abs(x - y).ravel() for x, y in zip(a, b, strict=True)])
+    assert float(np.median(differences)) < MEDIAN_TOLERANCE, float(np.median(differences))
+    return float(differences.max())
 
 
 def runs(workdir: Path, **filters: str) -> list:

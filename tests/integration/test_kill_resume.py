@@ -57,7 +57,8 @@ def test_sigkill_anywhere_then_resume_ends_bit_identical(tmp_path, model, capsys
     from pipeline.stages.train import SECTIONS, train
 
     prepared = tmp_path / "prepared"
-    prepare(validate_all(compose_config(["experiment=smoke", f"paths.prepared={prepared}"])))
+    prepare(validate_all(compose_config(["experiment=smoke", f"paths.prepared={prepared}",
+                                         f"paths.metrics={tmp_path / 'metrics'}"])))  # fmt: skip
 
     def overrides(workdir: Path) -> list[str]:
         paths = [o for o in output_overrides(workdir) if not o.startswith("paths.prepared=")]

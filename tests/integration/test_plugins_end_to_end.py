@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from pipeline.config import setting, validate
-from pipeline.data.prepared import RawDataset, load_prepared, write_prepared
+from pipeline.data.prepared import RawDataset, load_prepared
 from pipeline.data.sources import DatasetSpec
 from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.writer import write_prepared
 from pipeline.gan.losses import LOSSES, GanLoss
 from pipeline.gan.regularizers import REGULARIZERS, Term
 from pipeline.models import MODELS
@@ -88,7 +89,8 @@ def build_tiny(cfg, image_shape):
 
 YAML = {
     "dataset/stripes.yaml": "name: stripes\nraw_dir: null\nmirror: null\ndownload: false\n"
-    "limit: null\nimage_size: 8\nchannels: 1\ntest_fraction: 0.1\n",
+    "limit: null\nimage_size: 8\nchannels: 1\ntitle: null\nresize: center_crop\n"
+    "pad_color: [0, 0, 0]\non_bad_file: fail\ntest_fraction: 0.1\n",
     "loss/toy.yaml": "name: toy\nscale: 2.0\n",
     "regularizers/logit_penalty.yaml": "logit_penalty:\n  weight: 0.001\n",
     "model/tiny.yaml": "name: tiny\nlatent_dim: 4\nunits: 16\n",

@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from pipeline.data import formats
-from pipeline.data.prepared import RawDataset, normalize, write_prepared
+from pipeline.data.prepared import RawDataset, normalize
 from pipeline.data.readers import read_cifar10_release, read_idx_release
 from pipeline.data.sources import DatasetSpec, RawFile, locate_raw_files
 from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.writer import write_prepared
 from pipeline.errors import PipelineError
 from tests.helpers.files import sha256, write_cifar_like, write_idx, write_mnist_like
 
@@ -33,6 +34,11 @@ def dataset_cfg(**overrides) -> dict:
 
 def read(spec: DatasetSpec, folder: Path, seed: int = 0, **overrides) -> RawDataset:
     return spec.reader(spec, dataset_cfg(**overrides), folder, seed)
+
+
+def decoded(split) -> np.ndarray:
+    """An image folder's split decoded (as prepare writes it), as one array."""
+    return np.stack([pixels for pixels, _ in split.rows({})])
 
 
 def closed_port() -> int:
@@ -212,7 +218,7 @@ def test_image_folder_classes_and_resize(tmp_path):
     raw = read(DATASETS.get("image_folder"), tmp_path / "imgs")
     assert raw.train[0].shape == (8, 16, 16, 3) and raw.test[0].shape == (2, 16, 16, 3)
     assert raw.class_names == ["cats", "dogs"]
-    images = np.concatenate([raw.train[0], raw.test[0]])
+    images = np.concatenate([decoded(raw.train[0]), decoded(raw.test[0])])
     labels = np.concatenate([raw.train[1], raw.test[1]])
     assert (images[labels == 0][..., 0] == 255).all() and (images[labels == 1][..., 2] == 255).all()
 
@@ -229,8 +235,10 @@ def test_unreadable_image_is_named(tmp_path):
     (tmp_path / "imgs").mkdir()
     Image.new("L", (8, 8)).save(tmp_path / "imgs" / "ok.png")
     (tmp_path / "imgs" / "broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(PipelineError, match="1 of 2 files .* cannot be read as images: broken.jpg"):
-        read(DATASETS.get("image_folder"), tmp_path / "imgs")
+    raw = read(DATASETS.get("image_folder"), tmp_path / "imgs")  # found now, decoded when written
+    with pytest.raises(PipelineError, match="cannot be read as images: broken.jpg"):
+        write_prepared(raw, tmp_path / "prepared")
+    assert not (tmp_path / "prepared").exists(), "nothing half-written"
 
 
 # --- prepared output -------------------------------------------------------------------------
@@ -239,6 +247,15 @@ def test_unreadable_image_is_named(tmp_path):
 def test_normalize_range():
     x = normalize(np.array([0, 255, 128], dtype=np.uint8))
     assert x.dtype == np.float32 and x.min() == -1.0 and x.max() == 1.0
+
+
+def test_normalize_gives_the_very_values_of_float_arithmetic():
+    """The table every reader uses equals x / 127.5 - 1 in float32, bit for bit: prepared data
+    of the old float32 format and of the uint8 one train the same weights."""
+    pixels = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(normalize(pixels), pixels.astype(np.float32) / 127.5 - 1.0)
+    generated = np.array([0.25, -1.0], np.float32)
+    assert normalize(generated).dtype == np.float32 and (normalize(generated) == generated).all()
 
 
 @pytest.mark.faults
@@ -283,5 +300,5 @@ def test_image_folder_split_is_seeded(tmp_path):
     spec = DATASETS.get("image_folder")
     first, again = read(spec, tmp_path, seed=1), read(spec, tmp_path, seed=1)
     other = read(spec, tmp_path, seed=2)
-    assert np.array_equal(first.test[0], again.test[0])
-    assert not np.array_equal(first.test[0], other.test[0])
+    assert np.array_equal(decoded(first.test[0]), decoded(again.test[0]))
+    assert not np.array_equal(decoded(first.test[0]), decoded(other.test[0]))

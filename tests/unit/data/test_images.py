@@ -225,8 +225,30 @@ def test_a_folder_prepared_at_one_size_is_refused_at_another(tmp_path):
 
 
 def test_titles_are_safe_in_a_model_uri():
-    from pipeline.data.prepared import RawDataset, title_of
+    from pipeline.data.prepared import RawDataset
+    from pipeline.data.writer import title_of
 
     raw = RawDataset("image_folder", (None, None), (None, None), [], {}, title="My Photos!")
     assert title_of(raw) == "My_Photos" and title_of(raw, "flowers") == "flowers"
     assert title_of(RawDataset("mnist", (None, None), (None, None), [], {})) == "mnist"
+
+
+def test_a_skipped_file_leaves_a_loadable_file_of_the_rows_written(tmp_path):
+    """The prepared file's header is written for every file found; when one is skipped the file
+    is rewritten with the true count (pipeline.data.writer.RowWriter)."""
+    from pipeline.data.images import Decoding, FolderSplit, scan_folder
+    from pipeline.data.writer import write_folder_split
+
+    for i in range(5):
+        Image.new("RGB", (8, 8), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
+    (tmp_path / "9.png").write_bytes(b"broken")
+    scan = scan_folder(tmp_path)
+    split = FolderSplit(scan, scan.files, scan.labels, Decoding(8, 3, on_bad_file="skip"))
+    (tmp_path / "out").mkdir()
+    report: dict = {}
+    labels = write_folder_split(split, tmp_path / "out", "train", report)
+    images = np.load(tmp_path / "out" / "train_images.npy")
+    assert images.shape == (5, 8, 8, 3) and images.dtype == np.uint8 and len(labels) == 5
+    assert [row[0, 0, 0] for row in images] == [0, 50, 100, 150, 200]
+    assert [s["file"] for s in report["skipped"]] == ["9.png"] and report["images_kept"] == 5
+    assert not list((tmp_path / "out").glob("*.rows")), "the scratch file is gone"
