@@ -104,7 +104,6 @@ class FolderSplit:
     files: list[Path]
     labels: np.ndarray
     decoding: Decoding
-    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.uint8))
 
     def __len__(self) -> int:
         return len(self.files)
@@ -118,8 +117,9 @@ class FolderSplit:
 
     def rows(self, report: dict[str, Any], chunk: int = 256) -> Iterator[tuple[np.ndarray, int]]:
         """(pixels, label) of every readable file, in order, decoded in parallel threads a
-        chunk at a time; unreadable ones are listed in ``report["skipped"]`` (and, with
-        ``on_bad_file="fail"``, all named in one error once every file was tried)."""
+        chunk at a time; unreadable ones are listed in ``report["skipped"]`` (with
+        ``on_bad_file="fail"`` no row is given after the first, and ``check_unreadable`` names
+        them all once every split was tried)."""
         d, root = self.decoding, self.scan.root
         bad: list[Decoded] = []
         sizes: Counter[str] = Counter(report.get("sizes_seen", {}))
@@ -150,15 +150,21 @@ class FolderSplit:
         report.setdefault("skipped", []).extend(
             {"file": _rel(b.path, root), "reason": b.problem} for b in bad
         )
-        if bad and d.on_bad_file == "fail":
-            listed = "; ".join(f"{_rel(b.path, root)} ({b.problem})" for b in bad[:SHOWN])
-            more = f"; and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
-            raise PipelineError(
-                f"{len(bad)} of {len(self.files)} files in {root} cannot be read as images: "
-                f"{listed}{more}",
-                "remove or replace them, or set dataset.on_bad_file=skip to leave them out "
-                "(they are listed in metrics/prepare.json)",
-            )
+
+
+def check_unreadable(report: dict[str, Any], decoding: Decoding) -> None:
+    """With ``on_bad_file="fail"``, one error naming every file that could not be read."""
+    bad = report.get("skipped", [])
+    if not bad or decoding.on_bad_file != "fail":
+        return
+    listed = "; ".join(f"{b['file']} ({b['reason']})" for b in bad[:SHOWN])
+    more = f"; and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    raise PipelineError(
+        f"{len(bad)} of {report['files_found']} files in {report['folder']} cannot be read as "
+        f"images: {listed}{more}",
+        "remove or replace them, or set dataset.on_bad_file=skip to leave them out (they are "
+        "listed in metrics/prepare.json)",
+    )
 
 
 def scan_folder(root: Path) -> Scan:
@@ -212,6 +218,7 @@ def read_folder(
     split = FolderSplit(scan, scan.files, scan.labels, decoding)
     report = dict(scan.report)
     rows = list(split.rows(report))
+    check_unreadable(report, decoding)
     if not rows:
         raise PipelineError(f"no image in {root} could be read", "add readable image files")
     images = np.stack([pixels for pixels, _ in rows])

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.data.images import FolderSplit
+from pipeline.data.images import FolderSplit, check_unreadable
 from pipeline.data.prepared import META_FILE, PREPARED_FORMAT, RawDataset
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_dir, write_json
@@ -69,13 +69,16 @@ def write_prepared(
                 images, labels = images[:limit], labels[:limit]
                 np.save(tmp / f"{split}_images.npy", np.asarray(images, np.uint8))
             np.save(tmp / f"{split}_labels.npy", np.asarray(labels, np.int32))
-            if not len(labels):
+            meta["counts"][split] = len(labels)
+        if isinstance(raw.train[0], FolderSplit):  # every split tried: name every bad file
+            check_unreadable(raw.report, raw.train[0].decoding)
+        for split, count in meta["counts"].items():
+            if not count:
                 raise PipelineError(
                     f"the {split} split of {raw.name} holds no readable image",
                     "add images to the folder (or fewer unreadable ones), or raise "
                     "dataset.test_fraction",
                 )
-            meta["counts"][split] = len(labels)
         write_json(tmp / META_FILE, meta)
     return meta
 

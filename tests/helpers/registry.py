@@ -10,6 +10,7 @@ from pathlib import Path
 
 import mlflow
 
+from pipeline.data.specs import FASHION_MNIST
 from pipeline.io import sha256_file
 from pipeline.tracking import runs as tracking
 
@@ -33,6 +34,8 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
             "fid": fid,
             "protocol": {"key": protocol, "dataset": "fashion_mnist"},
             "generator_sha256": sha256_file(folder / "models" / "generator.keras"),
+            "data_title": "fashion_mnist",
+            "class_names": list(FASHION_MNIST.class_names),
         })
     )  # fmt: skip
     cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")

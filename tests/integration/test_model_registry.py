@@ -94,11 +94,16 @@ def test_conditional_champion_takes_a_label(tmp_path, store, smoke_cfg, conditio
     cycled = model.predict(pd.DataFrame({"num_images": [10], "seed": [5]}))
     sevens = model.predict(pd.DataFrame({"num_images": [10], "seed": [5], "label": [7]}))
     assert cycled.shape == sevens.shape == (10, 28, 28, 1)
+    # By name, as generate.label=Sneaker sends it: the class names travel with the model.
+    sneakers = model.predict(pd.DataFrame({"num_images": [10], "seed": [5], "label": ["Sneaker"]}))
+    np.testing.assert_array_equal(sneakers, sevens)
     # Same noise: image 7 of the cycled request is class 7's, the others are not.
     np.testing.assert_allclose(cycled[7], sevens[7], atol=1e-6)
     assert not np.allclose(cycled[0], sevens[0])
     for label in (10, -1):
-        with pytest.raises(MlflowException, match="label must be a class number from 0 to 9"):
+        with pytest.raises(
+            MlflowException, match="label must be a class number or name from 0 to 9"
+        ):
             model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [label]}))
     with pytest.raises(MlflowException, match=r"label must be a class number .* \(got 2.5\)"):
         model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [2.5]}))

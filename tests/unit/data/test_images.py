@@ -252,3 +252,26 @@ def test_a_skipped_file_leaves_a_loadable_file_of_the_rows_written(tmp_path):
     assert [row[0, 0, 0] for row in images] == [0, 50, 100, 150, 200]
     assert [s["file"] for s in report["skipped"]] == ["9.png"] and report["images_kept"] == 5
     assert not list((tmp_path / "out").glob("*.rows")), "the scratch file is gone"
+
+
+def test_bad_files_of_both_splits_are_named_in_one_error(tmp_path):
+    """Prepare decodes the train split, then the test split: a bad file in each is named in one
+    error, after both were tried, and nothing is written."""
+    from pipeline.data.readers import read_image_folder
+    from pipeline.data.specs import DATASETS
+    from pipeline.data.writer import write_prepared
+
+    (tmp_path / "raw").mkdir()
+    for i in range(10):
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "raw" / f"{i}.png")
+    for name in ("bad1.png", "bad2.jpg", "bad3.webp", "bad4.png"):
+        (tmp_path / "raw" / name).write_bytes(b"broken " + name.encode())
+    cfg = {"image_size": 8, "channels": 3, "resize": "center_crop", "pad_color": [0, 0, 0],
+           "on_bad_file": "fail", "test_fraction": 0.5}  # fmt: skip
+    raw = read_image_folder(DATASETS.get("image_folder"), cfg, tmp_path / "raw", seed=0)
+    splits = [raw.train[0].files, raw.test[0].files]
+    assert all(any(p.name.startswith("bad") for p in files) for files in splits), "both splits"
+    with pytest.raises(PipelineError, match="4 of 14 files") as refused:
+        write_prepared(raw, tmp_path / "prepared")
+    assert all(name in str(refused.value) for name in ("bad1", "bad2", "bad3", "bad4"))
+    assert not (tmp_path / "prepared").exists()
