@@ -14,7 +14,7 @@ peak resident set size:
 - train: the train stage for --train-steps steps at batch --batch-size, the default model
   (`compact_dcgan`), the quality probe off;
 - the input pipeline alone: images/s of `make_dataset` over the prepared images, held in memory
-  (up to 1 GiB) and read from the memory-mapped file (larger sets; forced here for every set).
+  (up to 256 MiB) and read from the memory-mapped file (larger sets; forced here for every set).
 
 Targets (issue 22): prepare of 20,000 128x128 colour images under 800 MB RSS, training on them
 under 3 GB, and 100,000 128x128 images prepared and trained on a 24 GB machine. Writes a

@@ -132,16 +132,36 @@ def memorisation(
     return Memorisation(fake_d, fake_i, real_d)
 
 
-def check_sample_sizes(num_real: int, available: int, num_generated: int, feature_dim: int):
-    if num_real > available:
-        raise PipelineError(
-            f"evaluation.num_real={num_real} but the test split holds {available} images",
-            f"set evaluation.num_real to at most {available}",
-        )
+def real_sample_size(num_real: int, available: int) -> int:
+    """The real test images to score against: ``num_real``, or all the test split holds when
+    that is fewer (said in one line; the protocol records the number used)."""
+    if num_real <= available:
+        return num_real
+    print(
+        f"evaluation: the test split holds {available} images, fewer than evaluation.num_real="
+        f"{num_real}: scoring against all {available} (the protocol records it: compare only "
+        "runs scored on the same number)"
+    )
+    return available
+
+
+def check_sample_sizes(num_real: int, num_generated: int, feature_dim: int) -> None:
     for key, n in (("num_real", num_real), ("num_generated", num_generated)):
         if n <= feature_dim:
             raise PipelineError(
-                f"evaluation.{key}={n} is not larger than the feature dimension ({feature_dim}): "
-                "the covariance in FID would be singular",
-                f"use more than {feature_dim} images or a smaller evaluation.classifier.feature_dim",
+                f"evaluation.{key}: {n} images are not more than the classifier's {feature_dim} "
+                "feature dimensions: the covariance in FID would be singular",
+                f"score more than {feature_dim} images (more test images: a larger "
+                "dataset.test_fraction), or a smaller evaluation.classifier.feature_dim",
             )
+
+
+def fid_missing(real: int, generated: int, feature_dim: int) -> str | None:
+    """Why a FID cannot be computed from these sample sizes (None: it can)."""
+    fewest = min(real, generated)
+    if fewest > feature_dim:
+        return None
+    return (
+        f"{fewest} {'real' if real <= generated else 'generated'} images, not more than the "
+        f"{feature_dim} feature dimensions: FID needs more images than features"
+    )

@@ -41,14 +41,13 @@ def evaluate_generator(
     """Score ``generate`` (noise -> images) under the protocol that ``settings`` (the
     `evaluation` section) and the data define; real features and the floor are cached."""
     e = settings
-    report.check_sample_sizes(
-        e["num_real"], len(test_images), e["num_generated"], extractor.feature_dim
-    )
+    num_real = report.real_sample_size(e["num_real"], len(test_images))
+    report.check_sample_sizes(num_real, e["num_generated"], extractor.feature_dim)
     protocol = report.Protocol(
         dataset=data_meta["dataset"],
         dataset_checksum=data_meta["checksum"],
         real_split="test",
-        num_real=e["num_real"],
+        num_real=num_real,
         num_generated=e["num_generated"],
         extractor="classifier",
         extractor_checksum=extractor.checksum,
@@ -56,7 +55,7 @@ def evaluate_generator(
     num_classes = len(data_meta["class_names"])
     started = time.perf_counter()
     real = report.RealReference.load_or_compute(
-        test_images[: e["num_real"]], extractor, cache_dir / f"test-{protocol.key()}.npz"
+        test_images[:num_real], extractor, cache_dir / f"test-{protocol.key()}.npz"
     )
     fake = report.generate_images(
         generate, e["num_generated"], latent_dim, e["seed"], e["batch_size"]
@@ -93,12 +92,13 @@ def per_class_scores(
     """For a class-conditional generator: per class, the FID of ``per_class`` images generated
     for it against the real test images of that class, and the share the classifier assigns to
     it (label accuracy); then the means over classes. A class's FID is null when it has no more
-    images (generated or real) than the features have dimensions (too few for a covariance)."""
+    images (generated or real) than the features have dimensions (too few for a covariance), and
+    its ``fid_missing`` says so."""
     from pipeline.evaluation.metrics import frechet_distance, gaussian_stats
     from pipeline.gan.sampling import latent_dim, sample
 
     rng = np.random.default_rng(seed)
-    scores: dict[str, dict[str, float | None]] = {}
+    scores: dict[str, dict[str, Any]] = {}
     for k, name in enumerate(class_names):
         noise = rng.standard_normal((per_class, latent_dim(generator))).astype("float32")
         images = np.concatenate([
@@ -108,19 +108,26 @@ def per_class_scores(
         ])  # fmt: skip
         features, probs = extractor(images)
         real_features, _ = extractor(test_images[test_labels == k])
-        enough = min(len(features), len(real_features)) > features.shape[1]
+        missing = report.fid_missing(len(real_features), len(features), features.shape[1])
         scores[name] = {
-            "fid": frechet_distance(gaussian_stats(features), gaussian_stats(real_features))
-            if enough
-            else None,
+            "fid": None
+            if missing
+            else frechet_distance(gaussian_stats(features), gaussian_stats(real_features)),
             "accuracy": float(np.mean(probs.argmax(axis=1) == k)),
+            **({"fid_missing": missing} if missing else {}),
         }
     fids = [s["fid"] for s in scores.values() if s["fid"] is not None]
-    return {
+    result: dict[str, Any] = {
         "per_class": scores,
         "label_accuracy": float(np.mean([s["accuracy"] for s in scores.values()])),
         "per_class_fid_mean": float(np.mean(fids)) if len(fids) == len(scores) else None,
     }
+    if len(fids) < len(scores):
+        result["per_class_fid_mean_missing"] = (
+            f"{len(scores) - len(fids)} of {len(scores)} classes have no FID "
+            "(per_class.<class>.fid_missing says why)"
+        )
+    return result
 
 
 def _floor(

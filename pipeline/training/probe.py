@@ -53,7 +53,13 @@ class QualityProbe:
         against the first probe_samples test images."""
         if not training["probe_every_steps"]:
             return None
-        return cls.from_classifier(classifier, test_images[: training["probe_samples"]], seed)
+        wanted = training["probe_samples"]
+        if len(test_images) < wanted:
+            print(
+                f"quality probe: the test split holds {len(test_images)} images, fewer than "
+                f"training.probe_samples={wanted}: the probe scores {len(test_images)}"
+            )
+        return cls.from_classifier(classifier, test_images[:wanted], seed)
 
     @classmethod
     def from_classifier(cls, path: Path, real_images: np.ndarray, seed: int) -> QualityProbe:

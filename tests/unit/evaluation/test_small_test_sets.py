@@ -1,0 +1,81 @@
+"""A test split smaller than evaluation.num_real (a small folder's 10%): evaluation scores
+against what exists and says so, the protocol records the number used, and a per-class FID that
+cannot be computed says why instead of a bare null."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.evaluation import report
+from pipeline.evaluation.classifier import FeatureExtractor, build_classifier
+from pipeline.evaluation.run import evaluate_generator, per_class_scores
+
+SETTINGS = {"num_generated": 40, "num_real": 10_000, "batch_size": 20, "kid_subsets": 2,
+            "kid_subset_size": 10, "memorisation_samples": 5, "seed": 0}  # fmt: skip
+META = {"dataset": "image_folder", "checksum": "abc", "class_names": ["a", "b"]}
+
+
+def extractor(feature_dim: int = 8) -> FeatureExtractor:
+    return FeatureExtractor(build_classifier((8, 8, 1), 2, feature_dim))
+
+
+def fake(noise: np.ndarray) -> np.ndarray:
+    return np.tanh(noise[:, :64].reshape(-1, 8, 8, 1)).astype("float32")
+
+
+def test_a_small_test_split_is_used_whole_and_recorded(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    test = rng.integers(0, 256, (30, 8, 8, 1), dtype=np.uint8)
+    train = rng.integers(0, 256, (50, 8, 8, 1), dtype=np.uint8)
+    result = evaluate_generator(fake, 64, extractor(), train, test, META, SETTINGS, tmp_path).result
+    said = capsys.readouterr().out
+    assert "the test split holds 30 images, fewer than evaluation.num_real=10000" in said
+    assert result["protocol"]["num_real"] == 30 and np.isfinite(result["fid"])
+
+
+def test_too_few_for_a_covariance_is_an_error_with_a_fix_that_can_be_met(tmp_path):
+    test = np.zeros((6, 8, 8, 1), np.uint8)
+    with pytest.raises(PipelineError, match="6 images are not more than the classifier's 8") as e:
+        evaluate_generator(fake, 64, extractor(), test, test, META, SETTINGS, tmp_path)
+    assert "dataset.test_fraction" in e.value.fix and "feature_dim" in e.value.fix
+
+
+def test_a_missing_per_class_fid_says_why():
+    """Class b has 4 real test images against 8 feature dimensions: no FID, and the reason."""
+    from pipeline.gan.conditional import conditional_networks
+    from tests.helpers.configs import compose_config, validate_all
+
+    cfg = validate_all(compose_config(["experiment=smoke"]))
+    generator, _ = conditional_networks(cfg.model, (8, 8, 1), 2)
+    labels = np.array([0] * 20 + [1] * 4)
+    images = np.random.default_rng(1).integers(0, 256, (24, 8, 8, 1), dtype=np.uint8)
+    scores = per_class_scores(generator, extractor(), images, labels, ["a", "b"], 30, seed=0)
+    assert (
+        scores["per_class"]["a"]["fid"] is not None
+        and "fid_missing" not in scores["per_class"]["a"]
+    )
+    assert scores["per_class"]["b"]["fid"] is None
+    assert scores["per_class"]["b"]["fid_missing"].startswith("4 real images, not more than the 8")
+    assert (
+        scores["per_class_fid_mean"] is None
+        and "1 of 2 classes" in scores["per_class_fid_mean_missing"]
+    )
+
+
+def test_fid_missing_names_the_smaller_sample():
+    assert report.fid_missing(100, 100, 32) is None
+    assert report.fid_missing(100, 20, 32).startswith("20 generated images")
+
+
+def test_the_quality_probe_says_when_it_scores_fewer_test_images(tmp_path, capsys):
+    from pipeline.training.probe import QualityProbe
+
+    path = tmp_path / "model.keras"
+    extractor().classifier.save(path)
+    test = np.random.default_rng(2).integers(0, 256, (30, 8, 8, 1), dtype=np.uint8)
+    training = {"probe_every_steps": 10, "probe_samples": 100}
+    probe = QualityProbe.for_training(training, path, test, seed=0)
+    assert probe is not None and len(probe.real_images) == 30
+    assert "holds 30 images, fewer than training.probe_samples=100" in capsys.readouterr().out
