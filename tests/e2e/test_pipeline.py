@@ -25,7 +25,8 @@ pytestmark = [
     ),
 ]
 
-PROJECT_FILES = ["pipeline", "conf", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore"]
+PROJECT_FILES = ["pipeline", "conf", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore",
+                 "data/raw/README.md"]  # fmt: skip
 
 
 def runs_in(uri: str, experiment: str = "gan-pipeline") -> list:
@@ -200,6 +201,7 @@ def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):
         ("pipeline/evaluation/report.py", {"evaluate"}),
         ("pipeline/evaluation/metrics.py", {"train", "evaluate"}),  # the quality probe's too
         ("pipeline/config.py", {"prepare", "train", "classifier", "evaluate", "register"}),
+        ("data/raw/README.md", {"prepare"}),  # new or changed raw data: prepare again
     ):
         original = (repo / module).read_text()
         (repo / module).write_text(original + "\n# changed\n")
