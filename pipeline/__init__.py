@@ -3,7 +3,7 @@
 import os
 import sys
 
-from pipeline.logs import VERBOSE_FLAG, hide_native_logs, wanted
+from pipeline.logs import hide_native_logs, wanted
 
 # The project's commands (`python -m pipeline...`) hide TensorFlow's C++ log lines (see
 # pipeline/logs.py); this must happen before the first `import tensorflow`, which any stage
@@ -11,5 +11,4 @@ from pipeline.logs import VERBOSE_FLAG, hide_native_logs, wanted
 if wanted(sys.argv, os.environ):
     hide_native_logs()
 
-__all__ = ["VERBOSE_FLAG"]
 __version__ = "0.1.0"

@@ -21,10 +21,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import VERBOSE_FLAG
 from pipeline.artifacts import per_job_outputs
 from pipeline.config import CONF_DIR, Section, validate
 from pipeline.errors import PipelineError
+from pipeline.logs import VERBOSE_FLAG
 from pipeline.tracking.names import run_name
 
 StageFn = Callable[[DictConfig], Any]

@@ -1,8 +1,9 @@
 """Image folders as users have them: any size, shape and mode, decoded to squares of one size.
 
-``read_folder`` reads every image under a folder (one sub-folder per class, or all in the
-folder itself for one class), decoding in parallel threads (Pillow releases the GIL while it
-decodes and resizes) with a progress bar on a terminal. Each image:
+``scan_folder`` finds every image under a folder (one sub-folder per class, or all in the
+folder itself for one class) and hashes it, so that exact duplicates are kept once; a
+``FolderSplit`` then decodes its files as prepare writes them, in parallel threads (Pillow
+releases the GIL while it decodes and resizes), with a progress bar on a terminal. Each image:
 
 - has its EXIF orientation applied, and its first frame taken (GIF, multi-page TIFF);
 - is composited onto ``pad_color`` where it is transparent (RGBA, LA, P with transparency), so
@@ -20,12 +21,11 @@ listed in the report (``"skip"``); exact duplicates (the same bytes) are kept on
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +43,10 @@ class Decoded:
     """What one file gave: its pixels (None: unreadable, with the reason) and what it was."""
 
     path: Path
-    sha256: str
     pixels: np.ndarray | None = None
     size: tuple[int, int] | None = None  # (width, height) as stored, before any resize
     mode: str = ""
     problem: str = ""
-
-
-@dataclass
-class FolderContents:
-    """A folder decoded into memory (small folders and tests; prepare streams instead)."""
-
-    images: np.ndarray  # uint8 NHWC
-    labels: np.ndarray  # int32
-    class_names: list[str]
-    sha256: dict[str, str]  # relative path -> sha256 of every image file read
-    report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -204,29 +192,6 @@ def scan_folder(root: Path) -> Scan:
     )
 
 
-def read_folder(
-    root: Path,
-    image_size: int,
-    channels: int,
-    resize: str = "center_crop",
-    pad_color: Sequence[int] = (0, 0, 0),
-    on_bad_file: str = "fail",
-) -> FolderContents:
-    """The whole folder decoded into memory, through the same rows prepare streams."""
-    decoding = Decoding(image_size, channels, resize, pad_color, on_bad_file)
-    scan = scan_folder(root)
-    split = FolderSplit(scan, scan.files, scan.labels, decoding)
-    report = dict(scan.report)
-    rows = list(split.rows(report))
-    check_unreadable(report, decoding)
-    if not rows:
-        raise PipelineError(f"no image in {root} could be read", "add readable image files")
-    images = np.stack([pixels for pixels, _ in rows])
-    labels = np.array([label for _, label in rows], dtype=np.int32)
-    report["images_kept"], report["resize"] = len(rows), resize
-    return FolderContents(images, labels, scan.class_names, scan.sha256, report)
-
-
 def find_images(root: Path) -> tuple[list[Path], list[str], list[Path]]:
     """(image files, the class of each, other files), sorted. The class is the first-level
     sub-folder's name; a folder with images only in itself is one class, "all"."""
@@ -259,10 +224,9 @@ def decode(path: Path, size: int, channels: int, resize: str, background: tuple)
     """One file to ``size`` x ``size`` x ``channels`` uint8 pixels (or the reason it cannot)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    data = path.read_bytes()
-    result = Decoded(path, hashlib.sha256(data).hexdigest())
+    result = Decoded(path)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(path) as img:
             img.seek(0)  # the first frame of an animation or a multi-page TIFF
             result.size, result.mode = img.size, img.mode
             image = ImageOps.exif_transpose(img)
@@ -326,10 +290,6 @@ def _progress(total: int, description: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit="img", disable=None, leave=False)
-
-
-def _most_common(values: Any, most: int = 10) -> dict[str, int]:
-    return dict(Counter(values).most_common(most))
 
 
 def _rel(path: Path, root: Path) -> str:

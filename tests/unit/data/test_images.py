@@ -5,16 +5,34 @@ files that each test writes."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.data.images import read_folder
+from pipeline.data.images import Decoding, FolderSplit, check_unreadable, scan_folder
 from pipeline.errors import PipelineError
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+@dataclass
+class Folder:
+    images: np.ndarray
+    class_names: list[str]
+    report: dict
+
+
+def read_folder(root: Path, size: int, channels: int, **decoding) -> Folder:
+    """A whole folder decoded into memory, through the very rows prepare writes."""
+    scan = scan_folder(root)
+    settings = Decoding(size, channels, **decoding)
+    report = dict(scan.report)
+    rows = list(FolderSplit(scan, scan.files, scan.labels, settings).rows(report))
+    check_unreadable(report, settings)
+    return Folder(np.stack([pixels for pixels, _ in rows]), scan.class_names, report)
 
 
 def circle(width: int, height: int, radius: int) -> Image.Image:
