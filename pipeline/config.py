@@ -71,6 +71,11 @@ def decays(training: Mapping[str, Any]) -> bool:
     return training["lr_schedule"] != "constant"
 
 
+def ada_on(training: Mapping[str, Any]) -> bool:
+    """Whether adaptive augmentation is on (then its settings shape the weights)."""
+    return bool(training["ada_target"])
+
+
 @dataclass
 class TrainingConfig:
     """Every field says whether it changes the weights a run produces (``weights=``: True,
@@ -95,10 +100,18 @@ class TrainingConfig:
     # 0: off; else the generator shipped is the average
     ema_decay: float = setting(ge=0, lt=1, weights=True)
     augment: list[str] = setting(weights=True)  # DiffAugment: any of color, translation, cutout
+    # Adaptive augmentation (pipeline.gan.ada): the over-fitting signal r_t = E[sign(D(real))]
+    # aimed at (0.6 in the paper; 0: off); its augmentations, each applied with probability p;
+    # the images over which p can go from 0 to 1
+    ada_target: float = setting(ge=0, lt=1, weights=True)
+    ada_augment: list[str] = setting(weights=ada_on)
+    ada_speed_images: int = setting(ge=1, weights=ada_on)
     # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional)
     conditional: bool = setting(weights=True)
     # mixed_*: compute in 16 bits, keep weights in float32 (loss scaling for float16)
     precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"), weights=True)
+    # XLA; TensorFlow's deterministic kernels exclude it: with deterministic true, XLA stays
+    # off (the log says so)
     jit_compile: bool = setting(weights=False)
     deterministic: bool = setting(weights=False)  # bit-for-bit repeatable kernels
     # tf.distribute: default (one device), mirrored (local GPUs, else cpu_devices logical CPUs),

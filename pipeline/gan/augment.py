@@ -1,7 +1,9 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020): the same random transforms are
 applied to the real and the generated images the discriminator sees, in both networks' steps,
 and gradients flow through them to the generator. Chosen by `training.augment`, a list of
-names (`training.augment=[color,translation,cutout]`), applied in that order.
+names (`training.augment=[color,translation,cutout]`), applied in that order; `flip` (mirror
+half the images) is there for adaptive augmentation (`pipeline.gan.ada`), which applies the
+same functions with a probability it adapts.
 
 Each augmentation is one function with one signature,
 
@@ -62,6 +64,16 @@ def color(images: Tensor, seed: Tensor) -> Tensor:
     x = (x - mean) * (_uniform(shape, seed, 2, x.dtype) * 2.0) + mean
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     return (x - mean) * (_uniform(shape, seed, 3, x.dtype) + 0.5) + mean
+
+
+@AUGMENTATIONS.register("flip")
+def flip(images: Tensor, seed: Tensor) -> Tensor:
+    """Mirror each image left to right with probability 1/2 (ADA's x-flip)."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(images)
+    mirrored = tf.random.stateless_uniform([tf.shape(x)[0], 1, 1, 1], sub_seed(seed, 0)) < 0.5
+    return tf.where(mirrored, tf.reverse(x, axis=[2]), x)
 
 
 def _shifted(x: Tensor, shift: Tensor, axis: int, pad: int) -> Tensor:

@@ -17,16 +17,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pipeline.gan import ada as adaptive
 from pipeline.gan.augment import AUGMENTATIONS, augment
 from pipeline.gan.batch import DISCRIMINATOR, GENERATOR, Batch
 from pipeline.gan.losses import GanLoss
 from pipeline.gan.regularizers import Term
 from pipeline.gan.replicas import per_replica, replica, replica_slice
-from pipeline.gan.sampling import num_classes
 from pipeline.gan.streams import Streams
 
 
@@ -35,7 +34,8 @@ class GAN(keras.Model):
     (``ema_generator``, what ``shipped_generator`` returns); ``discriminator_steps`` updates the
     discriminator that many times per generator step, each on its own slice of the batch it is
     given; ``augment`` names DiffAugment transforms applied to every image the discriminator
-    sees; ``num_classes`` > 0 makes it class-conditional (networks from
+    sees; ``ada`` (`pipeline.gan.ada`) augments them with an adaptive probability;
+    ``num_classes`` > 0 makes it class-conditional (networks from
     ``pipeline.gan.conditional``, batches of (images, labels), fake labels drawn uniformly)."""
 
     def __init__(
@@ -48,6 +48,7 @@ class GAN(keras.Model):
         ema_decay: float = 0.0,
         discriminator_steps: int = 1,
         augment: Sequence[str] = (),
+        ada: adaptive.Ada | None = None,
         num_classes: int = 0,
         **kwargs: Any,
     ):
@@ -59,6 +60,13 @@ class GAN(keras.Model):
         self.streams = Streams(seed or 0, phases=self.discriminator_steps + 1)
         self.ema_decay = float(ema_decay)
         self.augment_names = [AUGMENTATIONS.entry(name).name for name in augment]  # checked
+        self.ada = ada
+        self.ada_state: keras.Variable | None = None
+        self.ada_trackers: dict[str, keras.metrics.Mean] = {}
+        if ada is not None:  # p, checkpointed with the other states (`_own_variables`)
+            self.ada_state = self.add_weight(shape=(adaptive.STATE_SIZE,), initializer="zeros",
+                                             trainable=False, name="ada_state", aggregation="mean")  # fmt: skip
+            self.ada_trackers = {n: keras.metrics.Mean(name=n) for n in ("aug_p", "ada_rt")}
         # > 0: class-conditional networks (pipeline.gan.conditional) and (images, labels) data
         self.num_classes = int(num_classes)
         self.ema_generator: keras.Model | None = None
@@ -95,7 +103,8 @@ class GAN(keras.Model):
         ]  # fmt: skip
 
     def _own_variables(self) -> list[keras.Variable]:
-        return [*self.term_states.values(), *self._random_states()]
+        ada = [] if self.ada_state is None else [self.ada_state]
+        return [*self.term_states.values(), *ada, *self._random_states()]
 
     def save_own_variables(self, store: Any) -> None:
         """The terms' states (LeCam's anchors, ...) and the networks' random states, so that a
@@ -160,6 +169,7 @@ class GAN(keras.Model):
             self.d_acc_real_tracker,
             self.d_acc_fake_tracker,
             *self.term_trackers.values(),
+            *self.ada_trackers.values(),
         ]
 
     @property
@@ -194,6 +204,8 @@ class GAN(keras.Model):
         self.d_acc_fake_tracker.update_state(ops.mean(ops.cast(d_batch.fake_logits < 0, "float32")))
         for name, value in {**d_terms, **g_terms}.items():
             self.term_trackers[name].update_state(value)
+        if self.ada is not None:
+            self._update_ada(d_batch.real_logits)
         logs = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras averages the replicas' logs over an axis 0 that scalars lack (#20585 again)
@@ -299,9 +311,22 @@ class GAN(keras.Model):
         return any(t.paired for t, _ in self.terms.values() if t.network == GENERATOR)
 
     def _augmented(self, images, purpose: str, phase: int):
-        if not self.augment_names:
+        if not self.augment_names and self.ada is None:
             return images
-        return augment(images, self.augment_names, self._seed(purpose, phase, replica()[0]))
+        seed = self._seed(purpose, phase, replica()[0])
+        if self.augment_names:
+            images = augment(images, self.augment_names, seed)
+        if self.ada is not None:
+            images = self.ada.augment(images, self.ada_state[adaptive.P], seed)
+        return images
+
+    def _update_ada(self, real_logits) -> None:
+        """ADA's p after this step (from the last discriminator update's real logits); logged
+        like every tracked value, as its mean over each logging interval."""
+        state = self.ada.update(self.ada_state, real_logits, self.g_optimizer.iterations - 1)
+        self.ada_state.assign(state)
+        for name, index in (("aug_p", adaptive.P), ("ada_rt", adaptive.LAST_RT)):
+            self.ada_trackers[name].update_state(state[index])
 
     def _generate(self, noise, labels, training=True):
         if labels is None:
@@ -356,43 +381,3 @@ class GAN(keras.Model):
 
 def _total(loss, terms: Mapping[str, Any]):
     return loss + ops.sum(ops.stack(list(terms.values()))) if terms else loss
-
-
-def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer of ``model``, those of nested models included (depth first)."""
-    found: list[keras.layers.Layer] = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found.extend(all_layers(layer))
-    return found
-
-
-def recalibrate_batch_norm(
-    generator: keras.Model, latent_dim: int, seed: int, batches: int = 20, batch_size: int = 256
-) -> None:
-    """Recompute the moving mean and variance of every BatchNormalization layer of
-    ``generator`` for its current weights: the average, over ``batches`` batches of noise, of
-    each layer's batch statistics. An averaged (EMA) generator's weights never produced the
-    statistics its layers hold, so it is recalibrated before it is sampled for good."""
-    layers = [
-        layer for layer in all_layers(generator)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]  # fmt: skip
-    if not layers:
-        return
-    momenta = [layer.momentum for layer in layers]
-    classes = num_classes(generator)
-    rng = np.random.default_rng(seed)
-    try:
-        for k in range(1, batches + 1):
-            for layer in layers:
-                layer.momentum = (k - 1) / k  # a running mean of the batches seen so far
-            noise = rng.standard_normal((batch_size, latent_dim)).astype("float32")
-            if len(generator.inputs) > 1:  # conditional: every class alike
-                generator([noise, np.arange(batch_size, dtype="int32") % classes], training=True)
-            else:
-                generator(noise, training=True)
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum

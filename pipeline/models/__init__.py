@@ -9,9 +9,10 @@ package is, so a new file registers itself.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import PipelineError
 from pipeline.plugins import Catalog, import_submodules
 
 if TYPE_CHECKING:
@@ -28,6 +29,46 @@ def build_networks(model_cfg: Mapping[str, Any], image_shape: tuple[int, int, in
     noise vector of ``model_cfg["latent_dim"]``, its output images in [-1, 1], the
     discriminator's output one logit per image."""
     return MODELS.get(str(model_cfg["name"]))(model_cfg, image_shape)
+
+
+MAX_SEED = 7  # a seed grid of 4 to 7 pixels: 7 for 28, 6 for 48 and 96, 4 for 32, 64, 128, 256
+
+
+def doublings(size: int, model: str) -> int:
+    """How many 2x up-samplings reach an image of ``size`` pixels from a seed grid of 4 to 7
+    (28 -> 2 from 7x7, 32 -> 3 and 64 -> 4 from 4x4, 96 -> 4 from 6x6): the depth of a network
+    that follows the resolution. A size that no halving brings to 7 or less is refused."""
+    seed, steps = size, 0
+    while seed % 2 == 0 and seed > MAX_SEED:
+        seed, steps = seed // 2, steps + 1
+    if steps == 0 or seed > MAX_SEED:
+        raise PipelineError(
+            f"{model} cannot build {size}x{size} images: it up-samples a seed grid of 4 to "
+            f"{MAX_SEED} pixels by doubling, and {size} is not such a grid times a power of 2",
+            "set dataset.image_size to one of 28, 32, 48, 64, 96, 128, 256 (and re-run "
+            "prepare), or use model=mlp, which takes any size",
+        )
+    return steps
+
+
+def channel_schedule(sizes: Sequence[int], top: int, width: int, max_width: int) -> list[int]:
+    """Channels of feature maps of each of ``sizes`` pixels: ``width`` at ``top`` pixels, twice
+    as many at each halving below it, at most ``max_width`` (the usual DCGAN/StyleGAN schedule:
+    wide where the grid is small, narrow where it is large and costly)."""
+    return [min(max_width, width * max(1, top // size)) for size in sizes]
+
+
+def square_size(image_shape: tuple[int, int, int], model: str) -> int:
+    """The side of ``image_shape``, which networks that follow the resolution want square (a
+    prepared image folder always is)."""
+    height, width, _ = image_shape
+    if height != width:
+        raise PipelineError(
+            f"{model} builds square images, not {height}x{width}",
+            "prepare the data at one dataset.image_size (image folders are made square by "
+            "dataset.resize)",
+        )
+    return height
 
 
 def normalized(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:

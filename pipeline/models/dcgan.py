@@ -1,4 +1,4 @@
-"""A DCGAN for 28x28x1 and 32x32x3 (and other sizes divisible by 4).
+"""A DCGAN for 28x28x1 and 32x32x3, and any size a 4 to 7 pixel seed doubles up to.
 
 The discriminator is the CIFAR-10 tutorial's: 3x3 Conv2D 64/128/128/256, all but the first with
 stride 2, LeakyReLU(0.2), Dropout(0.4). The generator mirrors it with Conv2DTranspose.
@@ -11,8 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
-from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, batch_normalization, normalized
+from pipeline.models import (
+    MODELS,
+    Networks,
+    batch_normalization,
+    doublings,
+    normalized,
+    square_size,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -51,20 +57,6 @@ def build_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Ne
     )
 
 
-def upsampling_steps(size: int) -> int:
-    """How many 2x upsamplings reach ``size`` from a seed grid of 4 to 7 pixels (28 -> 2, 32 -> 3)."""
-    steps = 0
-    while size % 2 == 0 and size // 2 >= 4:
-        size //= 2
-        steps += 1
-    if steps == 0:
-        raise PipelineError(
-            f"dcgan needs an image size divisible by 4 (at least 8), got {size}",
-            "use model=mlp, or a dataset.image_size such as 28, 32 or 64",
-        )
-    return steps
-
-
 def build_dcgan_generator(
     latent_dim: int,
     image_shape: tuple[int, int, int],
@@ -78,7 +70,7 @@ def build_dcgan_generator(
     from keras import layers
 
     height, width, channels = image_shape
-    steps = upsampling_steps(height)
+    steps = doublings(square_size(image_shape, "dcgan"), "dcgan")
     seed_h, seed_w = height // 2**steps, width // 2**steps
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,)))

@@ -1,12 +1,15 @@
 """A residual DCGAN of the SNGAN kind (Miyato et al. 2018, the CIFAR-10 ResNet), sized for CPUs.
 
-Generator: Dense to an s x s x width seed, ``blocks`` up-sampling residual blocks (BN, ReLU,
+Generator: Dense to an s x s seed, one up-sampling residual block per doubling (BN, ReLU,
 nearest up-sampling, two 3x3 convolutions; a 1x1 convolution on the up-sampled shortcut), then
-BN, ReLU and a 3x3 convolution to the image with tanh. Discriminator: ``blocks`` down-sampling
-residual blocks (ReLU, two 3x3 convolutions, 2x2 average pooling; the first without the leading
-ReLU), one plain residual block, ReLU, a global average and a linear logit; with ``spectral_norm``
-every layer of it is spectrally normalized. s is the image size / 2**blocks: 8 for 32x32 with
-two blocks, 7 for 28x28.
+BN, ReLU and a 3x3 convolution to the image with tanh. Discriminator, the mirror image: one
+down-sampling residual block per halving (ReLU, two 3x3 convolutions, 2x2 average pooling; the
+first without the leading ReLU), one plain residual block, ReLU, a global average and a linear
+logit; with ``spectral_norm`` every layer of it is spectrally normalized.
+
+The depth follows the image size: s is a grid of 4 to 7 pixels (7 for 28x28, 4 for 32, 64,
+128), unless ``blocks`` fixes it. A block working at r pixels has ``width`` channels at the
+image's size and twice as many per halving below it, at most ``max_width``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import setting
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, Networks, batch_normalization, normalized
+from pipeline.models import (
+    MODELS,
+    Networks,
+    batch_normalization,
+    channel_schedule,
+    doublings,
+    normalized,
+    square_size,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -27,41 +38,54 @@ if TYPE_CHECKING:
 class ResnetDcganConfig:
     name: str = setting()
     latent_dim: int = setting(ge=1)
-    blocks: int = setting(ge=1)  # up-sampling blocks in G, down-sampling blocks in D
-    generator_width: int = setting(ge=1)  # channels of every generator block
+    # Up-sampling blocks in G, down-sampling blocks in D; null: one per doubling from a seed of
+    # 4 to 7 pixels to the image size
+    blocks: int | None = setting(ge=1)
+    generator_width: int = setting(ge=1)  # channels of a block at the image's size
     discriminator_width: int = setting(ge=1)
+    max_width: int = setting(ge=1)  # doubled per halving below the image's size, up to this
     spectral_norm: bool = setting()
 
 
 @MODELS.register("resnet_dcgan", ResnetDcganConfig)
 def build_resnet_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
-    height, width, _ = image_shape
-    scale = 2 ** cfg["blocks"]
-    if height % scale or width % scale:
+    size = square_size(image_shape, "resnet_dcgan")
+    blocks = cfg["blocks"] if cfg["blocks"] is not None else doublings(size, "resnet_dcgan")
+    if size % 2**blocks:
         raise PipelineError(
-            f"resnet_dcgan: {cfg['blocks']} blocks halve the size {cfg['blocks']} times, which "
-            f"{height}x{width} images do not allow",
-            "set model.blocks so that 2**blocks divides the image size (2 for 28x28 or 32x32)",
+            f"resnet_dcgan: {blocks} blocks halve the size {blocks} times, which {size}x{size} "
+            "images do not allow",
+            "set model.blocks=null (one block per doubling from a 4-7 pixel seed), or a number "
+            "whose power of 2 divides the image size",
         )
+    # the grids the blocks work at, from the seed's up to the image's
+    grids = [size >> (blocks - i) for i in range(1, blocks + 1)]
     return (
-        resnet_generator(cfg["latent_dim"], image_shape, cfg["blocks"], cfg["generator_width"]),
-        resnet_discriminator(
-            image_shape, cfg["blocks"], cfg["discriminator_width"], cfg["spectral_norm"]
+        resnet_generator(
+            cfg["latent_dim"], image_shape, grids,
+            channel_schedule(grids, size, cfg["generator_width"], cfg["max_width"]),
         ),
-    )
+        resnet_discriminator(
+            image_shape, channel_schedule(grids[::-1], size, cfg["discriminator_width"],
+                                          cfg["max_width"]),
+            cfg["spectral_norm"],
+        ),
+    )  # fmt: skip
 
 
 def resnet_generator(
-    latent_dim: int, image_shape: tuple[int, int, int], blocks: int, width: int
+    latent_dim: int, image_shape: tuple[int, int, int], grids: list[int], widths: list[int]
 ) -> keras.Model:
+    """Blocks whose outputs are ``grids`` pixels wide with ``widths`` channels (the seed is half
+    the first grid, with the first block's channels)."""
     import keras
     from keras import layers
 
-    height, image_width, channels = image_shape
-    seed_h, seed_w = height // 2**blocks, image_width // 2**blocks
+    channels = image_shape[2]
+    seed = grids[0] // 2
     noise = keras.Input((latent_dim,))
-    x = layers.Reshape((seed_h, seed_w, width))(layers.Dense(seed_h * seed_w * width)(noise))
-    for _ in range(blocks):
+    x = layers.Reshape((seed, seed, widths[0]))(layers.Dense(seed * seed * widths[0])(noise))
+    for width in widths:
         shortcut = layers.Conv2D(width, 1)(layers.UpSampling2D()(x))
         h = layers.ReLU()(batch_normalization()(x))
         h = layers.Conv2D(width, 3, padding="same")(layers.UpSampling2D()(h))
@@ -74,12 +98,13 @@ def resnet_generator(
 
 
 def resnet_discriminator(
-    image_shape: tuple[int, int, int], blocks: int, width: int, spectral_norm: bool
+    image_shape: tuple[int, int, int], widths: list[int], spectral_norm: bool
 ) -> keras.Model:
+    """One down-sampling block per entry of ``widths`` (its channels), then a plain block."""
     import keras
     from keras import layers
 
-    def block(x: Any, down: bool, first: bool) -> Any:
+    def block(x: Any, width: int, down: bool, first: bool) -> Any:
         h = x if first else layers.ReLU()(x)
         h = normalized(layers.Conv2D(width, 3, padding="same"), spectral_norm)(h)
         h = normalized(layers.Conv2D(width, 3, padding="same"), spectral_norm)(layers.ReLU()(h))
@@ -94,8 +119,8 @@ def resnet_discriminator(
 
     image = keras.Input(image_shape)
     x = image
-    for i in range(blocks):
-        x = block(x, down=True, first=i == 0)
-    x = block(x, down=False, first=False)
+    for i, width in enumerate(widths):
+        x = block(x, width, down=True, first=i == 0)
+    x = block(x, widths[-1], down=False, first=False)
     x = layers.GlobalAveragePooling2D()(layers.ReLU()(x))  # SNGAN sums; a mean scales alike
     return keras.Model(image, normalized(layers.Dense(1), spectral_norm)(x), name="discriminator")

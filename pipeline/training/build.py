@@ -12,6 +12,7 @@ import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.errors import PipelineError
+from pipeline.gan.ada import Ada
 from pipeline.gan.conditional import conditional_networks
 from pipeline.gan.losses import LOSSES
 from pipeline.gan.model import GAN
@@ -80,7 +81,7 @@ def build_gan(
     gan = GAN(
         generator, discriminator, model["latent_dim"], seed=settings.seed,
         ema_decay=t["ema_decay"], discriminator_steps=t["discriminator_steps"],
-        augment=list(t["augment"]), num_classes=classes,
+        augment=list(t["augment"]), ada=Ada.from_training(t), num_classes=classes,
     )  # fmt: skip
 
     def adam(rate: float, updates: int) -> keras.Optimizer:
@@ -102,9 +103,16 @@ def build_gan(
             name: (REGULARIZERS.get(name), dict(term_settings))
             for name, term_settings in settings.regularizers.items()
         },
-        jit_compile=t["jit_compile"],
+        jit_compile=xla(t),
     )
     return gan
+
+
+def xla(training: Settings) -> bool:
+    """Whether the step is compiled with XLA: `training.jit_compile`, unless
+    `training.deterministic` (TensorFlow's deterministic kernels exclude XLA; determinism
+    wins, and the run's log says so)."""
+    return bool(training["jit_compile"]) and not training["deterministic"]
 
 
 def build_networks_in(

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.gan.model import GAN, recalibrate_batch_norm
+from pipeline.gan.model import GAN
+from pipeline.gan.recalibrate import recalibrate_batch_norm
 from pipeline.training import distribute, history
 from pipeline.training.build import GanSettings, build_gan, seed_everything
 from pipeline.training.callbacks import (
@@ -94,6 +95,9 @@ def train(
     step_images = t["batch_size"] * t["discriminator_steps"]  # one batch per D update
     steps_per_epoch = t["steps_per_epoch"] or len(images) // step_images
     total_steps = t["epochs"] * steps_per_epoch
+    if t["jit_compile"] and t["deterministic"]:
+        print("XLA stays off: training.deterministic=true wins over training.jit_compile=true "
+              "(set training.deterministic=false for XLA, at the cost of bit-for-bit repeats)")  # fmt: skip
     with strategy.scope():
         seed_everything(settings.seed, t["deterministic"])
         gan = build_gan(images.shape[1:], settings, total_steps, num_classes)

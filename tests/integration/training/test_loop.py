@@ -60,27 +60,43 @@ class StopAfterEpoch(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
+class AdaFromHalf(keras.callbacks.Callback):
+    """Starts adaptive augmentation at p = 0.5 (a fresh run's 0 would stay 0 on these random
+    images, where D is unsure), so that its draws shape every step."""
+
+    def on_train_begin(self, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) == 0:
+            self.model.ada_state.assign([0.5, 0.0, 0.0, 0.0])
+
+
 @pytest.mark.faults
 def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
-    """The averaged generator, LeCam's anchors, critic steps, DiffAugment's draws and a decaying
-    learning rate all continue from a checkpoint as if training had not stopped (here stopped
-    after its first epoch, as a killed run would be)."""
+    """The averaged generator, LeCam's anchors, critic steps, DiffAugment's draws, adaptive
+    augmentation's p and a decaying learning rate all continue from a checkpoint as if training
+    had not stopped (here stopped after its first epoch, as a killed run would be)."""
     cfg = smoke_cfg.copy()
     cfg.training.ema_decay = 0.9
     cfg.training.discriminator_steps = 2
     cfg.training.augment = ["color", "translation", "cutout"]
     cfg.training.lr_schedule = "cosine"
+    cfg.training.ada_target = 0.6  # p (from 0.5) moves at steps 4 and 8, by 1/16 each time
+    cfg.training.ada_speed_images = 2048
     cfg.training.batch_size = 32  # 256 images: 4 steps of 2 x 32
     cfg.regularizers = {"lecam": {"weight": 0.3}}
-    straight = train(cfg)
-    interrupted = train(cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[StopAfterEpoch()])
+    straight = train(cfg, callbacks=[AdaFromHalf()])
+    interrupted = train(cfg, checkpoint_dir=tmp_path / "ckpt",
+                        callbacks=[AdaFromHalf(), StopAfterEpoch()])  # fmt: skip
     assert interrupted.steps == 4
-    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
+    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[AdaFromHalf()])
     assert resumed.start_step == 4 and resumed.steps == 8
     for a, b in zip(straight.generator.get_weights(), resumed.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(straight.gan.term_states["lecam"].numpy(),
                                   resumed.gan.term_states["lecam"].numpy())  # fmt: skip
+    assert interrupted.gan.ada_state.numpy()[0] != 0.5  # p moved in the first epoch
+    np.testing.assert_array_equal(straight.gan.ada_state.numpy(), resumed.gan.ada_state.numpy())
+    p_then, p_now = interrupted.gan.ada_state.numpy()[0], straight.gan.ada_state.numpy()[0]
+    assert straight.rows[-1]["aug_p"] == pytest.approx((p_then + p_now) / 2)  # steps 7 and 8
 
 
 def test_longer_checkpoint_is_not_resumed(smoke_cfg, tmp_path):

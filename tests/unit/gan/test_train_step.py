@@ -89,7 +89,7 @@ def test_without_ema_the_trained_generator_is_shipped():
 def test_recalibrated_batch_norm_statistics_fit_the_averaged_weights():
     """After recalibration the moving statistics are those of the EMA generator's own
     activations, so its inference output matches its batch-statistics output."""
-    from pipeline.gan.model import recalibrate_batch_norm
+    from pipeline.gan.recalibrate import recalibrate_batch_norm
 
     gan = gan_for(["model=compact_dcgan", "training.ema_decay=0.9"])
     for _ in range(3):

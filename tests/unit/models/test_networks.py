@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.models import MODELS, build_networks
-from pipeline.models.dcgan import upsampling_steps
+from pipeline.models import MODELS, build_networks, doublings
 from tests.helpers.configs import ROOT, compose_config, options, validate_all
 
-SHAPES = [(28, 28, 1), (32, 32, 3)]
+SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3), (128, 128, 3)]
 
 
 @pytest.mark.parametrize("model", options("model"))
-@pytest.mark.parametrize("shape", SHAPES, ids=["28x28x1", "32x32x3"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_generator_and_discriminator_shapes(model, shape):
     cfg = validate_all(compose_config([f"model={model}"]))
     generator, discriminator = build_networks(cfg.model, shape)
@@ -41,10 +40,73 @@ def test_dcgan_discriminator_is_the_tutorials():
     assert any(layer.__class__.__name__ == "Dropout" and layer.rate == 0.4 for layer in d.layers)
 
 
-def test_upsampling_steps():
-    assert upsampling_steps(28) == 2 and upsampling_steps(32) == 3 and upsampling_steps(64) == 4
-    with pytest.raises(PipelineError, match="divisible by 4"):
-        upsampling_steps(27)
+def test_depth_follows_the_image_size():
+    """A 4-7 pixel seed doubled up to the size: 7x7 for 28, 6x6 for 48 and 96, 4x4 otherwise."""
+    sizes = [28, 32, 48, 64, 96, 128, 256]
+    assert [s >> doublings(s, "m") for s in sizes] == [7, 4, 6, 4, 6, 4, 4]
+    assert [doublings(s, "m") for s in sizes] == [2, 3, 3, 4, 4, 5, 6]
+    for size in (27, 30, 100, 7):
+        with pytest.raises(PipelineError, match=f"cannot build {size}x{size}") as e:
+            doublings(size, "m")
+        assert "28, 32, 48, 64, 96, 128, 256" in e.value.fix
+
+
+def _layers(model, kind: str) -> list:
+    return [layer for layer in model.layers if layer.__class__.__name__ == kind]
+
+
+@pytest.mark.parametrize(
+    ("size", "generator", "discriminator"),
+    [
+        (28, [(7, 128), (14, 64), (28, 1)], [64, 128]),  # the 28x28 default, unchanged
+        (64, [(4, 256), (8, 256), (16, 128), (32, 64), (64, 3)], [64, 128, 256, 256]),
+        (128, [(4, 256), (8, 256), (16, 256), (32, 128), (64, 64), (128, 3)],
+         [64, 128, 256, 256, 256]),
+    ],
+)  # fmt: skip
+def test_default_model_follows_the_resolution(size, generator, discriminator):
+    """The default changes only with dataset.image_size: one stride-2 layer per doubling, the
+    channels halving as the grid grows (capped at max_width), D the mirror image; at 28 it is
+    the compact DCGAN of before ([128, 64] and [64, 128], 7x7 seed)."""
+    cfg = validate_all(compose_config(["model=compact_dcgan"]))
+    channels = 1 if size == 28 else 3
+    g, d = build_networks(cfg.model, (size, size, channels))
+    seed = g.get_layer(index=3).output.shape  # Dense, BN, LeakyReLU, Reshape
+    grids = [(seed[1], seed[3])] + [
+        (c.output.shape[1], c.filters) for c in _layers(g, "Conv2DTranspose")
+    ]
+    assert grids == generator
+    assert [c.filters for c in _layers(d, "Conv2D")] == discriminator
+    assert d.layers[-3].output.shape[1] == size >> len(discriminator)  # down to the seed
+    if size == 28:
+        assert (g.count_params(), d.count_params()) == (784_640, 138_610)  # as before
+
+
+def test_resnet_follows_the_resolution_and_keeps_its_28px_shape():
+    cfg = validate_all(compose_config(["model=resnet_dcgan", "model.max_width=256"]))
+    g, d = build_networks(cfg.model, (64, 64, 3))
+    adds = [layer.output.shape[1:] for layer in _layers(g, "Add")]
+    assert adds == [(8, 8, 256), (16, 16, 256), (32, 32, 128), (64, 64, 64)]
+    assert [layer.output.shape[1:] for layer in _layers(d, "Add")] == [
+        (32, 32, 64), (16, 16, 128), (8, 8, 256), (4, 4, 256), (4, 4, 256)
+    ]  # fmt: skip
+    cfg = validate_all(compose_config(["model=resnet_dcgan"]))
+    g, d = build_networks(cfg.model, (28, 28, 1))
+    assert [layer.output.shape[1:] for layer in _layers(g, "Add")] == [(14, 14, 64), (28, 28, 64)]
+    assert (g.count_params(), d.count_params()) == (562_433, 190_146)  # as before
+
+
+def test_strided_dcgan_wants_one_way_to_size_its_layers():
+    cfg = validate_all(compose_config(["model=compact_dcgan", "model.generator_filters=[64,32]"]))
+    with pytest.raises(PipelineError, match="either model.width") as e:
+        build_networks(cfg.model, (28, 28, 1))
+    assert "null the lists" in e.value.fix
+    cfg = validate_all(compose_config(["model=compact_dcgan", "model.max_width=null"]))
+    with pytest.raises(PipelineError, match="max_width=None"):
+        build_networks(cfg.model, (28, 28, 1))
+    cfg = validate_all(compose_config(["model=compact_dcgan"]))
+    with pytest.raises(PipelineError, match="square"):
+        build_networks(cfg.model, (28, 32, 1))
 
 
 def test_tf_tutorial_preset_is_the_tutorials_dcgan():
@@ -63,7 +125,7 @@ def test_tf_tutorial_preset_is_the_tutorials_dcgan():
     ("model", "normalized"), [("compact_dcgan", 3), ("dcgan_small", 5), ("resnet_dcgan", 9)]
 )
 def test_spectral_norm_keeps_the_top_singular_value_near_1(model, normalized):
-    from pipeline.gan.model import all_layers
+    from pipeline.gan.recalibrate import all_layers
     from pipeline.training.build import GanSettings, build_gan, seed_everything
 
     cfg = validate_all(compose_config(["experiment=smoke", f"model={model}",

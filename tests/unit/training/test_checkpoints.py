@@ -34,7 +34,7 @@ def other_value(name: str, value):
         return [] if value else ["color"]
     if value is None or isinstance(value, int):
         return (value or 1) + 1
-    return value / 2  # floats: every range here holds half of a positive default
+    return value / 2 if value else 0.5  # floats: every range here holds these
 
 
 def marked(weights: bool) -> list[str]:
@@ -101,6 +101,16 @@ def test_other_sections_do_not_change_the_checkpoint(override):
 )
 def test_the_model_loss_and_terms_change_the_weights(override):
     assert fingerprint([override]) != fingerprint([])
+
+
+def test_adaptive_augmentation_settings_count_only_while_it_is_on():
+    """ADA's speed and augmentations are marked with a function: they shape the weights only
+    when training.ada_target turns it on."""
+    on = ["training.ada_target=0.6"]
+    assert fingerprint(["training.ada_speed_images=1000"]) == fingerprint([])
+    assert fingerprint(["training.ada_augment=[flip]"]) == fingerprint([])
+    assert fingerprint([*on, "training.ada_speed_images=1000"]) != fingerprint(on)
+    assert fingerprint([*on, "training.ada_augment=[flip]"]) != fingerprint(on)
 
 
 def test_other_data_starts_over():
