@@ -74,4 +74,3 @@ class Ada:
         return tf.where(
             due, tf.stack([moved, 0.0, 0.0, rt]), tf.stack([state[P], signs, count, state[LAST_RT]])
         )
-

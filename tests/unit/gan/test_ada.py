@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.gan.ada import COUNT, LAST_RT, P, SIGNS, Ada
+from pipeline.gan.ada import COUNT, LAST_RT, SIGNS, Ada, P
 from tests.helpers.configs import compose_config, validate_all
 
 SEED = tf.constant([3, 4], tf.int64)
