@@ -144,7 +144,7 @@ def main() -> None:
     images, labels = data.images("train"), data.labels("train")
     plan = [(len(images), "none (full data, the default)", [])]
     plan += [(n, s, SETTINGS[s]) for n in args.sizes for s in args.settings]
-    for n, setting, overrides in plan:
+    for *_, overrides in plan:
         config([*steps, *overrides])  # every typo before training
     rows = []
     for n, setting, overrides in plan:

