@@ -316,13 +316,14 @@ class GAN(keras.Model):
         seed = self._seed(purpose, phase, replica()[0])
         if self.augment_names:
             images = augment(images, self.augment_names, seed)
-        if self.ada is not None:
+        if self.ada is not None and self.ada_state is not None:
             images = self.ada.augment(images, self.ada_state[adaptive.P], seed)
         return images
 
     def _update_ada(self, real_logits) -> None:
         """ADA's p after this step (from the last discriminator update's real logits); logged
         like every tracked value, as its mean over each logging interval."""
+        assert self.ada is not None and self.ada_state is not None
         state = self.ada.update(self.ada_state, real_logits, self.g_optimizer.iterations - 1)
         self.ada_state.assign(state)
         for name, index in (("aug_p", adaptive.P), ("ada_rt", adaptive.LAST_RT)):

@@ -102,7 +102,7 @@ def test_prepare_keeps_the_aspect_ratio_of_non_square_photos(flow):
 
 
 def test_the_generator_follows_the_resolution_and_is_registered_under_the_folders_name(flow):
-    tmp, uri, generated, logs = flow
+    tmp, uri, generated, _ = flow
     client = MlflowClient(uri)
     version = client.get_model_version_by_alias("holiday-generator", "champion")
     run = client.get_run(version.run_id)

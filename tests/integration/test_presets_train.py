@@ -27,8 +27,10 @@ def train_briefly(overrides: list[str]):
     "overrides",
     [[f"experiment={e}"] for e in options("experiment")]
     + [["hardware=gpu", "experiment=smoke"]]  # mixed bfloat16 and XLA, on a CPU here
-    + [["experiment=smoke", "dataset=image_folder", "dataset.image_size=64", f"model={m}"]
-       for m in options("model")]  # fmt: skip
+    + [
+        ["experiment=smoke", "dataset=image_folder", "dataset.image_size=64", f"model={m}"]
+        for m in options("model")
+    ]
     + [["experiment=smoke", f"regularizers=[{r}]"] for r in options("regularizers")]
     + [
         [
