@@ -111,7 +111,7 @@ def markdown(rows: list[dict], steps: int) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        p = "-" if r["aug_p"] is None else f"{r['aug_p']:.3f}"
+        p = "-" if r["aug_p"] is None else f"{max(r['aug_p'], 0.0):.3f}"  # no -0.000
         lines.append(
             f"| {r['size']:,} | {r['setting']} | {r['fid']:.2f} | {r['fid'] / full:.2f} "
             f"| {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "

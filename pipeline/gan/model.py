@@ -28,6 +28,8 @@ from pipeline.gan.regularizers import Term
 from pipeline.gan.replicas import per_replica, replica, replica_slice
 from pipeline.gan.streams import Streams
 
+TRACKED = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # every step; then terms, ADA
+
 
 class GAN(keras.Model):
     """``ema_decay`` > 0 keeps an exponential moving average of the generator's weights
@@ -61,36 +63,19 @@ class GAN(keras.Model):
         self.ema_decay = float(ema_decay)
         self.augment_names = [AUGMENTATIONS.entry(name).name for name in augment]  # checked
         self.ada = ada
-        self.ada_state: keras.Variable | None = None
-        self.ada_trackers: dict[str, keras.metrics.Mean] = {}
-        if ada is not None:  # p, checkpointed with the other states (`_own_variables`)
-            self.ada_state = self.add_weight(shape=(adaptive.STATE_SIZE,), initializer="zeros",
-                                             trainable=False, name="ada_state", aggregation="mean")  # fmt: skip
-            self.ada_trackers = {n: keras.metrics.Mean(name=n) for n in ("aug_p", "ada_rt")}
         # > 0: class-conditional networks (pipeline.gan.conditional) and (images, labels) data
         self.num_classes = int(num_classes)
+        # Everything with variables (the averaged generator, the trackers, ADA's and the terms'
+        # states) is made in compile(), under the strategy the run trains with; the GAN itself
+        # is made outside it (`pipeline.training.build.build_gan` says why).
         self.ema_generator: keras.Model | None = None
-        if self.ema_decay > 0:
-            self.ema_generator = keras.models.clone_model(generator)
-            self.ema_generator.set_weights(generator.get_weights())
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
-        self.d_acc_fake_tracker = keras.metrics.Mean(name="d_acc_fake")
+        self.ada_state: keras.Variable | None = None
+        self.trackers: dict[str, keras.metrics.Mean] = {}
         self.terms: dict[str, tuple[Term, dict[str, Any]]] = {}
-        self.term_trackers: dict[str, keras.metrics.Mean] = {}
         self.term_states: dict[str, keras.Variable] = {}
         # Both networks are built (they start from keras.Input), so the whole is too; saying so
         # lets weights be saved and restored before the first step.
         self.built = True
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Nothing to build: the networks, trackers and optimizers are (``__init__``,
-        ``compile``). Keras's own version, run by fit() under a distribution strategy, reduces
-        a batch across replicas to build from, which fails under MultiWorkerMirroredStrategy
-        (keras-team/keras#20585, open): without this, `training.strategy=multi_worker` could
-        not train. The one override of a Keras method that is not public (see
-        tests/unit/test_layout.py)."""
 
     def _random_states(self) -> list[keras.Variable]:
         """The networks' random-number states (Dropout's SeedGenerator): Keras does not count
@@ -145,10 +130,19 @@ class GAN(keras.Model):
         self.gan_loss = gan_loss
         self.loss_settings = dict(loss_settings or {})
         self.terms = {name: (t, dict(s)) for name, (t, s) in (terms or {}).items()}
-        clash = set(self.terms) & {m.name for m in self.metrics}
+        clash = set(self.terms) & set(TRACKED)
         if clash:
             raise ValueError(f"term names clash with tracked values: {sorted(clash)}")
-        self.term_trackers = {name: keras.metrics.Mean(name=name) for name in self.terms}
+        if self.ema_decay > 0:
+            self.ema_generator = keras.models.clone_model(self.generator)
+            self.ema_generator.set_weights(self.generator.get_weights())
+        ada = ("aug_p", "ada_rt") if self.ada is not None else ()
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in (*TRACKED, *self.terms, *ada)
+        }
+        if self.ada is not None:  # p, checkpointed with the other states (`_own_variables`)
+            self.ada_state = self.add_weight(shape=(adaptive.STATE_SIZE,), initializer="zeros",
+                                             trainable=False, name="ada_state", aggregation="mean")  # fmt: skip
         self.term_states = {
             name: self.add_weight(
                 shape=(t.state_size,), initializer="zeros", trainable=False,
@@ -163,14 +157,7 @@ class GAN(keras.Model):
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.d_acc_real_tracker,
-            self.d_acc_fake_tracker,
-            *self.term_trackers.values(),
-            *self.ada_trackers.values(),
-        ]
+        return list(self.trackers.values())
 
     @property
     def metric_names(self) -> list[str]:
@@ -198,12 +185,14 @@ class GAN(keras.Model):
         # The generator's phase sees the last slice's real images, should its loss ask for them.
         g_loss, g_terms = self._generator_phase(real, real_labels, n)
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_acc_real_tracker.update_state(ops.mean(ops.cast(d_batch.real_logits > 0, "float32")))
-        self.d_acc_fake_tracker.update_state(ops.mean(ops.cast(d_batch.fake_logits < 0, "float32")))
-        for name, value in {**d_terms, **g_terms}.items():
-            self.term_trackers[name].update_state(value)
+        values = {
+            "d_loss": d_loss, "g_loss": g_loss,
+            "d_acc_real": ops.mean(ops.cast(d_batch.real_logits > 0, "float32")),
+            "d_acc_fake": ops.mean(ops.cast(d_batch.fake_logits < 0, "float32")),
+            **d_terms, **g_terms,
+        }  # fmt: skip
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
         if self.ada is not None:
             self._update_ada(d_batch.real_logits)
         logs = {m.name: m.result() for m in self.metrics}
@@ -327,7 +316,7 @@ class GAN(keras.Model):
         state = self.ada.update(self.ada_state, real_logits, self.g_optimizer.iterations - 1)
         self.ada_state.assign(state)
         for name, index in (("aug_p", adaptive.P), ("ada_rt", adaptive.LAST_RT)):
-            self.ada_trackers[name].update_state(state[index])
+            self.trackers[name].update_state(state[index])
 
     def _generate(self, noise, labels, training=True):
         if labels is None:

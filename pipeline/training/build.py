@@ -65,11 +65,20 @@ def build_gan(
     settings: GanSettings,
     total_steps: int = 1,
     num_classes: int = 0,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> GAN:
     """The networks of ``settings.model``, compiled with its loss, terms and the optimizers
     (whose learning rates follow ``training.lr_schedule`` over ``total_steps``); with
-    ``training.conditional``, class-conditional over ``num_classes`` classes."""
-    t, model, loss = settings.training, settings.model, settings.loss
+    ``training.conditional``, class-conditional over ``num_classes`` classes. Every variable
+    is made under ``strategy`` (`training.strategy`; None: the one in use).
+
+    The GAN object itself is made outside the strategy's scope (call this outside it): a Keras
+    model made under a strategy has fit() build it symbolically first, reducing a batch across
+    the replicas, which fails under MultiWorkerMirroredStrategy (keras-team/keras#20585). Ours
+    needs no such build (the networks start from keras.Input; compile makes the rest), and a
+    model made outside a scope trains under the scope fit() is called in."""
+    t, model = settings.training, settings.model
+    strategy = strategy or tf.distribute.get_strategy()
     classes = num_classes if t["conditional"] else 0
     if t["conditional"] and num_classes < 2:
         raise PipelineError(
@@ -77,12 +86,22 @@ def build_gan(
             f"(got {num_classes})",
             "set training.conditional=false, or use a dataset with class labels",
         )
-    generator, discriminator = build_networks_in(t["precision"], model, image_shape, classes)
+    with strategy.scope():
+        generator, discriminator = build_networks_in(t["precision"], model, image_shape, classes)
     gan = GAN(
         generator, discriminator, model["latent_dim"], seed=settings.seed,
         ema_decay=t["ema_decay"], discriminator_steps=t["discriminator_steps"],
         augment=list(t["augment"]), ada=Ada.from_training(t), num_classes=classes,
     )  # fmt: skip
+    with strategy.scope():
+        compile_gan(gan, settings, total_steps)
+    return gan
+
+
+def compile_gan(gan: GAN, settings: GanSettings, total_steps: int) -> None:
+    """Its optimizers, loss and terms (learning rates over ``total_steps``), and with them
+    every variable the GAN keeps besides the networks'."""
+    t = settings.training
 
     def adam(rate: float, updates: int) -> keras.Optimizer:
         optimizer = keras.optimizers.Adam(
@@ -97,15 +116,14 @@ def build_gan(
         # D updates discriminator_steps times a step: its schedule spans as many updates.
         d_optimizer=adam(t["discriminator_lr"], total_steps * t["discriminator_steps"]),
         g_optimizer=adam(t["generator_lr"], total_steps),
-        gan_loss=LOSSES.get(loss["name"]),
-        loss_settings={k: v for k, v in loss.items() if k != "name"},
+        gan_loss=LOSSES.get(settings.loss["name"]),
+        loss_settings={k: v for k, v in settings.loss.items() if k != "name"},
         terms={
             name: (REGULARIZERS.get(name), dict(term_settings))
             for name, term_settings in settings.regularizers.items()
         },
         jit_compile=xla(t),
     )
-    return gan
 
 
 def xla(training: Settings) -> bool:

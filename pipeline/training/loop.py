@@ -98,9 +98,9 @@ def train(
     if t["jit_compile"] and t["deterministic"]:
         print("XLA stays off: training.deterministic=true wins over training.jit_compile=true "
               "(set training.deterministic=false for XLA, at the cost of bit-for-bit repeats)")  # fmt: skip
+    seed_everything(settings.seed, t["deterministic"])
+    gan = build_gan(images.shape[1:], settings, total_steps, num_classes, strategy)
     with strategy.scope():
-        seed_everything(settings.seed, t["deterministic"])
-        gan = build_gan(images.shape[1:], settings, total_steps, num_classes)
         guard = DivergenceGuard()
         guard.set_model(gan)
         noise = fixed_noise(settings.seed, t["num_samples"], settings.model["latent_dim"])
