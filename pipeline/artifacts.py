@@ -30,6 +30,8 @@ TRAIN_METRICS = "train.json"
 CLASSIFIER_METRICS = "classifier.json"
 EVAL_METRICS = "eval.json"
 REGISTER_METRICS = "register.json"
+# The features an evaluation scored (real and generated), logged to the run under evaluation/
+EVAL_FEATURES = "features.npz"
 # paths.plots
 TRAIN_HISTORY = "train_metrics.csv"
 TRAIN_QUALITY = "train_quality.csv"  # the quality probe's step, probe_fid, probe_kid

@@ -211,6 +211,11 @@ class RegistryConfig:
     # null: "<title>-generator", the title of the data the generator was evaluated on
     model_name: str | None = setting()
     max_images: int = setting(ge=1)  # largest num_images one request may ask for
+    # significant: champion only when the FID difference's bootstrap interval is below 0 (and
+    # KID's not above it); any: on any lower FID
+    promotion: str = setting(choices=("significant", "any"))
+    bootstrap_samples: int = setting(ge=10)
+    confidence: float = setting(gt=0.5, lt=1)
 
 
 @dataclass

@@ -1,15 +1,19 @@
 """The MLflow Model Registry policy: which generator version is `champion`.
 
-A new version gets the alias `champion` only when its FID beats the current champion's under
-the same evaluation protocol; otherwise it gets `challenger`. The decision and its reason go to
-the version's tags and to the training run's tags. Registering the same training run again
-reuses its version instead of registering a duplicate.
+A new version gets the alias `champion` only when it beats the current champion under the same
+evaluation protocol beyond noise (`registry.promotion=significant`): the bootstrap interval of
+the FID difference lies below 0 and KID's is not above 0, computed on the feature sets both
+evaluations logged (`pipeline.evaluation.compare`); with `promotion=any`, on any lower FID.
+Otherwise it gets `challenger`. The decision and its reason go to the version's tags and to the
+training run's tags. Registering the same training run again reuses its version instead of
+registering a duplicate.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,23 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
 from pipeline.errors import PipelineError
+from pipeline.evaluation.compare import compare
 from pipeline.tracking.runs import pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"
+
+
+FEATURES = "evaluation/features.npz"  # what evaluate logs to the training run
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """`registry.promotion`, `bootstrap_samples`, `confidence`."""
+
+    rule: str = "significant"  # or "any"
+    samples: int = 200
+    confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,8 @@ class Decision:
     version: str
     alias: str  # CHAMPION or CHALLENGER
     reason: str
+    # metric -> the challenger-vs-champion difference and its interval, when one was computed
+    comparison: dict[str, dict] = field(default_factory=dict)
 
 
 def registered_name(chosen: str | None, data_title: str | None, where: str) -> str:
@@ -58,19 +77,22 @@ def register_generator(
     generator_file: Path,
     evaluation: Mapping[str, Any],
     max_images: int,
+    promotion: Promotion = Promotion(),
 ) -> Decision:
     """Register the generator trained by ``run_id`` (once), decide its alias and record why."""
     fid, protocol_key = float(evaluation["fid"]), str(evaluation["protocol"]["key"])
     version = version_of_run(client, name, run_id) or log_and_register(
         client, name, run_id, generator_file, evaluation, max_images
     )
-    alias, reason = decide(client, name, version.version, fid, protocol_key)
+    alias, reason, comparison = decide(
+        client, name, version.version, run_id, fid, protocol_key, promotion
+    )
     client.set_registered_model_alias(name, alias, version.version)
     for key, value in (("decision", alias), ("reason", reason)):
         client.set_model_version_tag(name, version.version, key, value)
         client.set_tag(run_id, f"registry.{key}", value)
     client.set_tag(run_id, "registry.version", version.version)
-    return Decision(name, str(version.version), alias, reason)
+    return Decision(name, str(version.version), alias, reason, comparison)
 
 
 def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
@@ -152,25 +174,93 @@ def log_and_register(
 
 
 def decide(
-    client: MlflowClient, name: str, version: str, fid: float, protocol_key: str
-) -> tuple[str, str]:
-    """(alias, reason): champion only when FID beats the champion's under the same protocol."""
+    client: MlflowClient,
+    name: str,
+    version: str,
+    run_id: str,
+    fid: float,
+    protocol_key: str,
+    promotion: Promotion,
+) -> tuple[str, str, dict[str, dict]]:
+    """(alias, reason, comparison): champion only when the version beats the champion under
+    the same protocol, beyond noise unless ``promotion.rule`` is "any"."""
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        return CHAMPION, "first evaluated version: no champion yet"
+        return CHAMPION, "first evaluated version: no champion yet", {}
     if champion.version == version:
-        return CHAMPION, "already the champion"
+        return CHAMPION, "already the champion", {}
     if champion.tags.get("protocol_key") != protocol_key:
-        return CHALLENGER, (
-            f"evaluated under protocol {protocol_key}, champion v{champion.version} under "
-            f"{champion.tags.get('protocol_key')}: scores are not comparable; re-evaluate the "
-            "champion under this protocol to compare"
+        return (
+            CHALLENGER,
+            (
+                f"evaluated under protocol {protocol_key}, champion v{champion.version} under "
+                f"{champion.tags.get('protocol_key')}: scores are not comparable; re-evaluate the "
+                "champion under this protocol to compare"
+            ),
+            {},
         )
     champion_fid = float(champion.tags["fid"])
-    if fid < champion_fid:
-        return CHAMPION, f"FID {fid:.3f} beats champion v{champion.version}'s {champion_fid:.3f}"
+    if promotion.rule == "any":
+        if fid < champion_fid:
+            return (
+                CHAMPION,
+                f"FID {fid:.3f} beats champion v{champion.version}'s {champion_fid:.3f}",
+                {},
+            )
+        return (
+            CHALLENGER,
+            (f"FID {fid:.3f} does not beat champion v{champion.version}'s {champion_fid:.3f}"),
+            {},
+        )
+    ours = run_features(client, run_id)
+    if ours is None:
+        raise PipelineError(
+            f"run {run_id} holds no {FEATURES}: register compares generators on the features "
+            "their evaluation logged",
+            "evaluate this generator again (dvc repro, or python -m pipeline.stages.evaluate)",
+        )
+    theirs = run_features(client, champion.run_id)
+    if theirs is None:
+        return (
+            CHALLENGER,
+            (
+                f"champion v{champion.version}'s run holds no {FEATURES} (evaluated before "
+                "evaluations logged them), so no interval can say whether FID "
+                f"{fid:.3f} against {champion_fid:.3f} is beyond noise: evaluate the champion "
+                "again, or set registry.promotion=any"
+            ),
+            {},
+        )
+    diffs = compare(ours["real"], ours["generated"], theirs["generated"], promotion.samples,
+                    promotion.confidence)  # fmt: skip
+    fid_d, kid_d = diffs["fid"], diffs["kid"]
+    said = f"{fid_d.summary()}; {kid_d.summary()}"
+    comparison = {metric: d.record() for metric, d in diffs.items()}
+    if fid_d.better and not kid_d.worse:
+        return CHAMPION, f"beats champion v{champion.version} beyond noise: {said}", comparison
     return (
         CHALLENGER,
-        f"FID {fid:.3f} does not beat champion v{champion.version}'s {champion_fid:.3f}",
+        (f"does not beat champion v{champion.version} beyond noise: {said}"),
+        comparison,
     )
+
+
+def run_features(client: MlflowClient, run_id: str) -> dict[str, np.ndarray] | None:
+    """The features ``run_id``'s evaluation logged ({"real", "generated"}), or None when it
+    logged none. A store that cannot be read is an error, not "none"."""
+    try:
+        logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+        if FEATURES not in logged:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(run_id, FEATURES, tmp)
+            with np.load(path) as data:
+                return {key: data[key] for key in data.files}
+    except (MlflowException, OSError) as e:
+        raise PipelineError(
+            f"cannot read {FEATURES} of run {run_id}: {type(e).__name__}: "
+            f"{(str(e).splitlines() or [''])[0][:200]}",
+            "check that the tracking store and its artifacts are reachable (tracking.uri) and "
+            "run register again",
+        ) from e

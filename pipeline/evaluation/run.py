@@ -26,6 +26,8 @@ class Evaluation:
     floor_class_counts: list[int]  # the same for real training images
     fake: np.ndarray
     memo: report.Memorisation
+    # The features scored, "real" and "generated": register compares generators on them
+    features: dict[str, np.ndarray]
 
 
 def evaluate_generator(
@@ -76,7 +78,8 @@ def evaluate_generator(
         "floor": {k: v for k, v in floor.items() if k != "class_counts"},
         "protocol": {**asdict(protocol), "key": protocol.key()},
     }
-    return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo)
+    features = {"real": real.features, "generated": fake_features}
+    return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo, features)
 
 
 def per_class_scores(

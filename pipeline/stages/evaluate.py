@@ -6,6 +6,7 @@ MLflow run that trained the generator, so runs compare side by side in the MLflo
 
 from __future__ import annotations
 
+import numpy as np
 from omegaconf import DictConfig
 
 from pipeline import artifacts
@@ -21,7 +22,7 @@ from pipeline.evaluation.run import (
     write_class_histogram,
 )
 from pipeline.gan.sampling import latent_dim, num_classes, sample
-from pipeline.io import check_writable, sha256_file, write_json
+from pipeline.io import atomic_path, check_writable, sha256_file, write_json
 from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {
@@ -81,9 +82,15 @@ def evaluate(cfg: DictConfig) -> float:
         out.plot(artifacts.EVAL_SAMPLES),
         out.plot(artifacts.NEAREST_NEIGHBOURS),
     )
+    # The features scored travel with the run: register compares a challenger with the
+    # champion on them (a bootstrap interval of the difference), long after this evaluation.
+    features = out.cache / "eval" / artifacts.EVAL_FEATURES
+    with atomic_path(features) as tmp:
+        np.savez(tmp, real=evaluation.features["real"], generated=evaluation.features["generated"])
     tracking.log_evaluation(
-        cfg.tracking, artifacts.train_run_id(out), result, [out.plot(name) for name in PLOTS]
-    )
+        cfg.tracking, artifacts.train_run_id(out), result,
+        [*(out.plot(name) for name in PLOTS), features],
+    )  # fmt: skip
     print(
         f"FID {result['fid']:.2f} (real-vs-real floor {result['floor']['fid']:.2f}), "
         f"KID {result['kid_mean']:.4f}, precision {result['precision']:.3f}, "

@@ -1,5 +1,5 @@
 """Stage `register`: put the evaluated generator in the MLflow Model Registry; `champion` moves
-only when its FID beats the champion's under the same protocol (pipeline.model_registry)."""
+only when it beats the champion under the same protocol beyond noise (pipeline.model_registry)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, Section, TrackingConfig
 from pipeline.errors import PipelineError
 from pipeline.io import read_json, sha256_file, write_json
-from pipeline.model_registry import register_generator, registered_name
+from pipeline.model_registry import Promotion, register_generator, registered_name
 from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
@@ -34,9 +34,10 @@ def register(cfg: DictConfig) -> str:
     # One register at a time: two at once could each find no version of a run and register
     # it twice, or each see the old champion and the worse one's alias land last.
     with tracking.store_lock(uri, "registry"):
+        r = cfg.registry
         decision = register_generator(
-            MlflowClient(), model_name, run_id, out.generator, evaluation,
-            cfg.registry.max_images,
+            MlflowClient(), model_name, run_id, out.generator, evaluation, r.max_images,
+            Promotion(r.promotion, r.bootstrap_samples, r.confidence),
         )  # fmt: skip
     write_json(
         out.metric(artifacts.REGISTER_METRICS),
@@ -46,6 +47,9 @@ def register(cfg: DictConfig) -> str:
             "fid": float(evaluation["fid"]),
             "decision": decision.alias,
             "reason": decision.reason,
+            "promotion": cfg.registry.promotion,
+            # challenger - champion for FID and KID, with the bootstrap interval (significant)
+            "comparison": decision.comparison,
         },
     )
     print(f"{decision.model_name} v{decision.version} is {decision.alias}: {decision.reason}")

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import numpy as np
 
 from pipeline.data.specs import FASHION_MNIST
 from pipeline.io import sha256_file
@@ -17,8 +18,23 @@ from pipeline.tracking import runs as tracking
 MODEL_NAME = "test-generator"
 
 
-def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str, name: str):
-    """What train + evaluate leave behind: a generator, its MLflow run, and eval.json."""
+FEATURE_DIM, FEATURES = 16, 600
+
+
+def features(fid: float, seed: int) -> dict[str, np.ndarray]:
+    """Feature sets whose FID is about ``fid``: real N(0, I), generated N(s, I) in 16
+    dimensions (FID = 16 s^2 + sampling noise); the real set is the same for every run."""
+    shift = np.sqrt(fid / FEATURE_DIM)
+    return {
+        "real": np.random.default_rng(0).normal(0, 1, (FEATURES, FEATURE_DIM)),
+        "generated": np.random.default_rng(seed).normal(shift, 1, (FEATURES, FEATURE_DIM)),
+    }
+
+
+def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str, name: str,
+            seed: int | None = None):  # fmt: skip
+    """What train + evaluate leave behind: a generator, its MLflow run (with the evaluation's
+    features, drawn with ``seed``: a name of its own by default), and eval.json."""
     folder = tmp_path / name
     (folder / "models").mkdir(parents=True)
     shutil.copy(generator_file, folder / "models" / "generator.keras")
@@ -27,6 +43,10 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     tracking.configure(cfg.tracking)
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_metric("eval/fid", fid)
+        np.savez(
+            folder / "features.npz", **features(fid, seed if seed is not None else 1 + len(name))
+        )
+        mlflow.log_artifact(str(folder / "features.npz"), "evaluation")
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
     (folder / "metrics").mkdir()
     (folder / "metrics" / "eval.json").write_text(
@@ -41,6 +61,7 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")
     cfg.registry.model_name = MODEL_NAME
     cfg.registry.max_images = 64
+    cfg.registry.bootstrap_samples = 50
     return cfg, run.info.run_id
 
 

@@ -4,6 +4,7 @@ loaded by name, and register's errors."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import mlflow
@@ -34,7 +35,8 @@ def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
     assert champion_version(client) == "1"
     assert str(client.get_model_version_by_alias(MODEL_NAME, "challenger").version) == "2"
     decision = json.loads((tmp_path / "worse" / "metrics" / "register.json").read_text())
-    assert decision["reason"] == "FID 40.000 does not beat champion v1's 30.000"
+    assert decision["reason"].startswith("does not beat champion v1 beyond noise: FID ")
+    assert decision["comparison"]["fid"]["worse"] and "(worse)" in decision["reason"]
 
     better, better_run = trained(tmp_path, smoke_cfg, generator_file, 20.0, "P1", "better")
     assert register(better) == "champion"
@@ -53,6 +55,47 @@ def test_champion_rules(tmp_path, store, smoke_cfg, generator_file):
     assert client.get_model_version(MODEL_NAME, "1").tags["train_run_id"] == first_run
     # Artifacts live beside the SQLite file, not in ./mlruns of whatever directory ran it.
     assert (tmp_path / "mlartifacts" / "gan-pipeline").is_dir()
+
+
+@pytest.mark.faults
+def test_a_difference_within_noise_promotes_nothing_unless_any_is_asked(
+    tmp_path, store, smoke_cfg, generator_file
+):
+    """Two evaluations of one generator's quality (the same distribution, other seeds) differ
+    by noise: the lower FID does not take `champion` under the default rule, and does under
+    registry.promotion=any; register.json records the difference and its interval."""
+    client = MlflowClient(store)
+    first, _ = trained(tmp_path, smoke_cfg, generator_file, 30.0, "P1", "seed-1", seed=11)
+    assert register(first) == "champion"
+    second, _ = trained(tmp_path, smoke_cfg, generator_file, 29.0, "P1", "seed-2", seed=12)
+    assert register(second) == "challenger" and champion_version(client) == "1"
+    decision = json.loads((tmp_path / "seed-2" / "metrics" / "register.json").read_text())
+    fid = decision["comparison"]["fid"]
+    assert fid["low"] < 0 < fid["high"] and not fid["better"] and not fid["worse"]
+    assert fid["samples"] == 50 and fid["confidence"] == 0.95
+    assert "within noise" in decision["reason"] and decision["promotion"] == "significant"
+
+    third, _ = trained(tmp_path, smoke_cfg, generator_file, 29.0, "P1", "seed-3", seed=13)
+    third.registry.promotion = "any"
+    assert register(third) == "champion" and champion_version(client) == "3"
+    decision = json.loads((tmp_path / "seed-3" / "metrics" / "register.json").read_text())
+    assert decision["reason"] == "FID 29.000 beats champion v1's 30.000"
+    assert decision["comparison"] == {}
+
+
+def test_a_champion_without_logged_features_is_not_compared_blindly(
+    tmp_path, store, smoke_cfg, generator_file
+):
+    """A champion evaluated before evaluations logged their features: no interval can be
+    computed, so the challenger stays challenger and the reason says what to do."""
+    client = MlflowClient(store)
+    old, old_run = trained(tmp_path, smoke_cfg, generator_file, 30.0, "P1", "old")
+    assert register(old) == "champion"
+    shutil.rmtree(tmp_path / "mlartifacts" / "gan-pipeline" / old_run / "artifacts" / "evaluation")
+    new, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "new")
+    assert register(new) == "challenger"
+    reason = client.get_model_version(MODEL_NAME, "2").tags["reason"]
+    assert "holds no evaluation/features.npz" in reason and "registry.promotion=any" in reason
 
 
 @pytest.mark.faults
