@@ -199,7 +199,9 @@ def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):
         ("pipeline/gan/losses.py", {"train"}),
         ("pipeline/data/readers.py", {"prepare"}),
         ("pipeline/evaluation/report.py", {"evaluate"}),
-        ("pipeline/evaluation/metrics.py", {"train", "evaluate"}),  # the quality probe's too
+        # the quality probe's too, and register's comparison with the champion
+        ("pipeline/evaluation/metrics.py", {"train", "evaluate", "register"}),
+        ("pipeline/evaluation/compare.py", {"register"}),
         ("pipeline/config.py", {"prepare", "train", "classifier", "evaluate", "register"}),
         ("data/raw/README.md", {"prepare"}),  # new or changed raw data: prepare again
     ):
