@@ -28,10 +28,15 @@ def train_briefly(overrides: list[str]):
     [[f"experiment={e}"] for e in options("experiment")]
     + [["hardware=gpu", "experiment=smoke"]]  # mixed bfloat16 and XLA, on a CPU here
     + [  # no averaged generator: its BatchNorm recalibration (5,120 images) costs ~40 s at 64 px
-        ["experiment=smoke", "dataset=image_folder", "dataset.image_size=64",
-         "training.ema_decay=0", f"model={m}"]
+        [
+            "experiment=smoke",
+            "dataset=image_folder",
+            "dataset.image_size=64",
+            "training.ema_decay=0",
+            f"model={m}",
+        ]
         for m in options("model")
-    ]  # fmt: skip
+    ]
     + [["experiment=smoke", f"regularizers=[{r}]"] for r in options("regularizers")]
     + [
         [
