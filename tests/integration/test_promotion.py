@@ -1,6 +1,7 @@
-"""Promotion beyond noise with real runs, as the stage commands run them: two seeds of one smoke
-config differ by noise and the second is not promoted; a generator trained far longer is
-clearly better and takes `champion`. Each decision is in register.json with its interval."""
+"""Promotion beyond noise with real runs of the stages (in this process: each stage's command is
+tested elsewhere): two seeds of one smoke config differ by noise and the second is not
+promoted; a generator trained far longer is clearly better and takes `champion`. Each decision
+is in register.json with its interval."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ import json
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pipeline.stages.classifier import classifier
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.prepare import prepare
+from pipeline.stages.register import register
+from pipeline.stages.train import train
+from tests.helpers.configs import compose_config, validate_all
 from tests.helpers.files import SYSTEM_FASHION_MNIST
-from tests.helpers.processes import run_module
 
 pytestmark = [
     pytest.mark.skipif(
@@ -29,19 +35,19 @@ def decisions(tmp_path_factory):
               f"paths.prepared={tmp / 'prepared'}", f"paths.classifier={tmp / 'classifier'}",
               f"paths.cache={tmp / 'cache'}", "registry.bootstrap_samples=100",
               "evaluation.classifier.epochs=3"]  # features that tell the generators apart  # fmt: skip
-    for stage in ("prepare", "classifier"):
-        done = run_module(f"pipeline.stages.{stage}", *shared, f"paths.metrics={tmp / 'metrics'}",
-                          f"hydra.run.dir={tmp / 'hydra' / stage}")  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
+    base = [*shared, f"paths.metrics={tmp / 'metrics'}", f"paths.models={tmp / 'models'}"]
+    cfg = validate_all(compose_config(base))
+    prepare(cfg)
+    classifier(cfg)
     found = {}
     for name, overrides in (("seed1", ["seed=1"]), ("seed2", ["seed=2"]),
                             ("longer", ["seed=1", *LONGER])):  # fmt: skip
         own = [f"paths.{key}={tmp / name / key}"
                for key in ("models", "metrics", "plots", "checkpoints")]  # fmt: skip
-        for stage in ("train", "evaluate", "register"):
-            done = run_module(f"pipeline.stages.{stage}", *shared, *own, *overrides,
-                              f"hydra.run.dir={tmp / 'hydra' / name / stage}")  # fmt: skip
-            assert done.returncode == 0, f"{name} {stage}: {done.stderr[-3000:]}"
+        cfg = validate_all(compose_config([*shared, *own, *overrides]))
+        train(cfg)
+        evaluate(cfg)
+        register(cfg)
         found[name] = json.loads((tmp / name / "metrics" / "register.json").read_text())
     return found, uri
 
