@@ -27,24 +27,25 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
+from pipeline.artifacts import EVAL_FEATURES
 from pipeline.errors import PipelineError
 from pipeline.evaluation.compare import compare
-from pipeline.tracking.runs import pip_requirements
+from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"
 
 
-FEATURES = "evaluation/features.npz"  # what evaluate logs to the training run
+FEATURES = f"{EVALUATION_DIR}/{EVAL_FEATURES}"  # what evaluate logs to the training run
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """`registry.promotion`, `bootstrap_samples`, `confidence`."""
+    """`registry.promotion`, `bootstrap_samples`, `confidence` (their defaults: conf/registry)."""
 
-    rule: str = "significant"  # or "any"
-    samples: int = 200
-    confidence: float = 0.95
+    rule: str  # "significant" or "any"
+    samples: int
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def register_generator(
     generator_file: Path,
     evaluation: Mapping[str, Any],
     max_images: int,
-    promotion: Promotion = Promotion(),
+    promotion: Promotion,
 ) -> Decision:
     """Register the generator trained by ``run_id`` (once), decide its alias and record why."""
     fid, protocol_key = float(evaluation["fid"]), str(evaluation["protocol"]["key"])
@@ -250,7 +251,7 @@ def run_features(client: MlflowClient, run_id: str) -> dict[str, np.ndarray] | N
     """The features ``run_id``'s evaluation logged ({"real", "generated"}), or None when it
     logged none. A store that cannot be read is an error, not "none"."""
     try:
-        logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+        logged = {a.path for a in client.list_artifacts(run_id, EVALUATION_DIR)}
         if FEATURES not in logged:
             return None
         with tempfile.TemporaryDirectory() as tmp:

@@ -37,6 +37,7 @@ FINAL = "final"  # the training run's summary (last values, steps, seconds)
 EVAL = "eval"  # the evaluate stage's scores
 FLOOR = "floor"  # the real-vs-real floor of those scores under the same protocol
 OBJECTIVE = f"{EVAL}/fid"  # what sweeps minimise
+EVALUATION_DIR = "evaluation"  # the run's artifact folder of evaluate's outputs
 
 
 def training_metric_key(name: str) -> str:
@@ -306,6 +307,6 @@ def log_evaluation(
         flat.update({f"{FLOOR}/{k}": v for k, v in result["floor"].items()})
         mlflow.log_metrics(flat)
         mlflow.set_tags({f"protocol.{k}": str(v) for k, v in result["protocol"].items()})
-        mlflow.log_dict(dict(result), "evaluation/eval.json")
+        mlflow.log_dict(dict(result), f"{EVALUATION_DIR}/eval.json")
         for path in files:
-            mlflow.log_artifact(str(path), "evaluation")
+            mlflow.log_artifact(str(path), EVALUATION_DIR)
