@@ -116,7 +116,7 @@ def run_preset(overrides: list[str], cfg, seconds: float, extractor, data, evalu
             generator, extractor, data.images("test"), data.labels("test"),
             list(data.meta["class_names"]), evaluation.num_generated // num_classes(generator),
             evaluation.seed,
-        )["label_accuracy"]  # fmt: skip
+        )[0]["label_accuracy"]  # fmt: skip
     grid = image_grid(keras.ops.convert_to_numpy(sample(generator, result.fixed_noise)))
     return {
         "label_accuracy": label_accuracy,

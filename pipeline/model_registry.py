@@ -3,7 +3,8 @@
 A new version gets the alias `champion` only when it beats the current champion under the same
 evaluation protocol beyond noise (`registry.promotion=significant`): the bootstrap interval of
 the FID difference lies below 0 and KID's is not above 0, computed on the feature sets both
-evaluations logged (`pipeline.evaluation.compare`); with `promotion=any`, on any lower FID.
+evaluations logged (`pipeline.evaluation.compare`), and neither its memorisation nor any class's
+FID is worse beyond noise; with `promotion=any`, on any lower FID.
 Otherwise it gets `challenger`. The decision and its reason go to the version's tags and to the
 training run's tags. Registering the same training run again reuses its version instead of
 registering a duplicate.
@@ -29,7 +30,7 @@ from mlflow.types.schema import AnyType
 
 from pipeline.artifacts import EVAL_FEATURES
 from pipeline.errors import PipelineError
-from pipeline.evaluation.compare import compare
+from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
 from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -55,7 +56,7 @@ class Decision:
     alias: str  # CHAMPION or CHALLENGER
     reason: str
     # metric -> the challenger-vs-champion difference and its interval, when one was computed
-    comparison: dict[str, dict] = field(default_factory=dict)
+    comparison: dict[str, Any] = field(default_factory=dict)
 
 
 def registered_name(chosen: str | None, data_title: str | None, where: str) -> str:
@@ -86,8 +87,9 @@ def register_generator(
         client, name, run_id, generator_file, evaluation, max_images
     )
     alias, reason, comparison = decide(
-        client, name, version.version, run_id, fid, protocol_key, promotion
-    )
+        client, name, version.version, run_id, fid, protocol_key, promotion,
+        list(evaluation.get("class_names") or []),
+    )  # fmt: skip
     client.set_registered_model_alias(name, alias, version.version)
     for key, value in (("decision", alias), ("reason", reason)):
         client.set_model_version_tag(name, version.version, key, value)
@@ -182,7 +184,8 @@ def decide(
     fid: float,
     protocol_key: str,
     promotion: Promotion,
-) -> tuple[str, str, dict[str, dict]]:
+    class_names: list[str] | None = None,
+) -> tuple[str, str, dict[str, Any]]:
     """(alias, reason, comparison): champion only when the version beats the champion under
     the same protocol, beyond noise unless ``promotion.rule`` is "any"."""
     try:
@@ -233,18 +236,65 @@ def decide(
             ),
             {},
         )
-    diffs = compare(ours["real"], ours["generated"], theirs["generated"], promotion.samples,
-                    promotion.confidence)  # fmt: skip
+    champion_said = f"champion v{champion.version}"
+    return significant(ours, theirs, champion_said, promotion, class_names or [])
+
+
+def significant(
+    ours: Mapping[str, np.ndarray],
+    theirs: Mapping[str, np.ndarray],
+    champion: str,
+    promotion: Promotion,
+    class_names: list[str],
+) -> tuple[str, str, dict[str, Any]]:
+    """The `significant` rule on two evaluations' logged features: champion when the FID
+    interval is below 0 and KID's not above it, unless the memorisation ratio is worse beyond
+    noise and below 1 (nearer the training data than unseen real images) or a class's FID is
+    worse beyond noise; the reason names each."""
+    samples, confidence = promotion.samples, promotion.confidence
+    diffs = compare(ours["real"], ours["generated"], theirs["generated"], samples, confidence)
     fid_d, kid_d = diffs["fid"], diffs["kid"]
-    said = f"{fid_d.summary()}; {kid_d.summary()}"
-    comparison = {metric: d.record() for metric, d in diffs.items()}
+    said = [fid_d.summary(), kid_d.summary()]
+    comparison: dict[str, Any] = {metric: d.record() for metric, d in diffs.items()}
+    vetoes, unchecked = [], []
+    if "generated_nn" in ours and "generated_nn" in theirs:
+        memo = compare_memorisation(ours["real_nn"], ours["generated_nn"],
+                                    theirs["generated_nn"], samples, confidence)  # fmt: skip
+        comparison["memorisation_ratio"] = memo.record()
+        if memo.worse and memo.challenger < 1:
+            vetoes.append(f"it copies its training data more: {memo.summary()}")
+    else:
+        unchecked.append("memorisation (an evaluation logged no nearest-neighbour distances)")
+    if "class_generated" in ours and "class_generated" in theirs:
+        classes = compare_classes(
+            _by_class(ours, "class_real", class_names),
+            _by_class(ours, "class_generated", class_names),
+            _by_class(theirs, "class_generated", class_names),
+            samples,
+            confidence,
+        )
+        comparison["per_class_fid"] = {name: d.record() for name, d in classes.items()}
+        vetoes += [f"class {d.summary()}" for d in classes.values() if d.worse]
+    elif "class_generated" in ours or "class_generated" in theirs:
+        unchecked.append("per-class FID (one of the two is not class-conditional, or its "
+                         "evaluation logged no per-class features)")  # fmt: skip
+    if unchecked:
+        said.append(f"not compared: {'; '.join(unchecked)}: evaluate both again to compare")
+    if fid_d.better and not kid_d.worse and not vetoes:
+        return CHAMPION, f"beats {champion} beyond noise: {'; '.join(said)}", comparison
     if fid_d.better and not kid_d.worse:
-        return CHAMPION, f"beats champion v{champion.version} beyond noise: {said}", comparison
-    return (
-        CHALLENGER,
-        (f"does not beat champion v{champion.version} beyond noise: {said}"),
-        comparison,
-    )
+        refused = "; ".join(vetoes)
+        return (
+            CHALLENGER,
+            f"better FID than {champion} but refused: {refused}; {'; '.join(said)}",
+            comparison,
+        )
+    return CHALLENGER, f"does not beat {champion} beyond noise: {'; '.join(said)}", comparison
+
+
+def _by_class(features: Mapping[str, np.ndarray], key: str, names: list[str]) -> dict:
+    labels = features[f"{key}_labels"]
+    return {name: features[key][labels == k] for k, name in enumerate(names)}
 
 
 def run_features(client: MlflowClient, run_id: str) -> dict[str, np.ndarray] | None:

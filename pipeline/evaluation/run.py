@@ -26,7 +26,8 @@ class Evaluation:
     floor_class_counts: list[int]  # the same for real training images
     fake: np.ndarray
     memo: report.Memorisation
-    # The features scored, "real" and "generated": register compares generators on them
+    # What register compares generators on: the features scored ("real", "generated") and the
+    # nearest-neighbour distances of memorisation ("real_nn", "generated_nn")
     features: dict[str, np.ndarray]
 
 
@@ -78,7 +79,12 @@ def evaluate_generator(
         "floor": {k: v for k, v in floor.items() if k != "class_counts"},
         "protocol": {**asdict(protocol), "key": protocol.key()},
     }
-    features = {"real": real.features, "generated": fake_features}
+    features = {
+        "real": real.features,
+        "generated": fake_features,
+        "real_nn": memo.real_distances,
+        "generated_nn": memo.fake_distances,
+    }
     return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo, features)
 
 
@@ -91,17 +97,19 @@ def per_class_scores(
     per_class: int,
     seed: int,
     batch_size: int = 1000,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """For a class-conditional generator: per class, the FID of ``per_class`` images generated
     for it against the real test images of that class, and the share the classifier assigns to
     it (label accuracy); then the means over classes. A class's FID is null when it has no more
     images (generated or real) than the features have dimensions (too few for a covariance), and
-    its ``fid_missing`` says so."""
+    its ``fid_missing`` says so. Also the features scored, for register's per-class comparison:
+    "class_real"/"class_generated" with their class numbers in "<name>_labels"."""
     from pipeline.evaluation.metrics import frechet_distance, gaussian_stats
     from pipeline.gan.sampling import latent_dim, sample
 
     rng = np.random.default_rng(seed)
     scores: dict[str, dict[str, Any]] = {}
+    kept: dict[str, list[np.ndarray]] = {"class_real": [], "class_generated": []}
     for k, name in enumerate(class_names):
         noise = rng.standard_normal((per_class, latent_dim(generator))).astype("float32")
         images = np.concatenate([
@@ -111,6 +119,8 @@ def per_class_scores(
         ])  # fmt: skip
         features, probs = extractor(images)
         real_features, _ = extractor(test_images[test_labels == k])
+        kept["class_real"].append(real_features)
+        kept["class_generated"].append(features)
         missing = report.fid_missing(len(real_features), len(features), features.shape[1])
         scores[name] = {
             "fid": None
@@ -130,7 +140,11 @@ def per_class_scores(
             f"{len(scores) - len(fids)} of {len(scores)} classes have no FID "
             "(per_class.<class>.fid_missing says why)"
         )
-    return result
+    arrays = {}
+    for key, parts in kept.items():
+        arrays[key] = np.concatenate(parts)
+        arrays[f"{key}_labels"] = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    return result, arrays
 
 
 def _floor(

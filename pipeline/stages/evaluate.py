@@ -6,6 +6,8 @@ MLflow run that trained the generator, so runs compare side by side in the MLflo
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 from omegaconf import DictConfig
 
@@ -62,9 +64,11 @@ def evaluate(cfg: DictConfig) -> float:
         test = (data.images("test"), data.labels("test"))
         names = list(data.meta["class_names"])
         e = cfg.evaluation
-        result.update(
-            per_class_scores(generator, extractor, *test, names, per_class, e.seed, e.batch_size)
+        scores, class_features = per_class_scores(
+            generator, extractor, *test, names, per_class, e.seed, e.batch_size
         )
+        result.update(scores)
+        evaluation.features.update(class_features)
     result["generator_sha256"] = generator_sha256
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
@@ -86,7 +90,7 @@ def evaluate(cfg: DictConfig) -> float:
     # champion on them (a bootstrap interval of the difference), long after this evaluation.
     features = out.cache / "eval" / artifacts.EVAL_FEATURES
     with atomic_path(features) as tmp:
-        np.savez(tmp, real=evaluation.features["real"], generated=evaluation.features["generated"])
+        np.savez(tmp, **cast(dict[str, Any], evaluation.features))
     tracking.log_evaluation(
         cfg.tracking, artifacts.train_run_id(out), result,
         [*(out.plot(name) for name in PLOTS), features],

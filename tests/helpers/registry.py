@@ -21,20 +21,40 @@ MODEL_NAME = "test-generator"
 FEATURE_DIM, FEATURES = 16, 600
 
 
-def features(fid: float, seed: int) -> dict[str, np.ndarray]:
-    """Feature sets whose FID is about ``fid``: real N(0, I), generated N(s, I) in 16
-    dimensions (FID = 16 s^2 + sampling noise); the real set is the same for every run."""
+def features(
+    fid: float, seed: int, memorisation: float = 1.0, weak_class: int | None = None
+) -> dict[str, np.ndarray]:
+    """What evaluate logs, drawn so that the scores are known: feature sets whose FID is about
+    ``fid`` (real N(0, I), generated N(s, I) in 16 dimensions: FID = 16 s^2 + sampling noise),
+    nearest-neighbour distances whose memorisation ratio is about ``memorisation``, and per
+    class of Fashion-MNIST the same as the whole, except ``weak_class``, whose FID is about 40.
+    The real sets are the same for every run."""
     shift = np.sqrt(fid / FEATURE_DIM)
+    rng, real = np.random.default_rng(seed), np.random.default_rng(0)
+    classes = len(FASHION_MNIST.class_names)
+    per_class = 200
+    class_shift = np.full(classes, shift)
+    if weak_class is not None:
+        class_shift[weak_class] = np.sqrt(40 / FEATURE_DIM)
     return {
-        "real": np.random.default_rng(0).normal(0, 1, (FEATURES, FEATURE_DIM)),
-        "generated": np.random.default_rng(seed).normal(shift, 1, (FEATURES, FEATURE_DIM)),
+        "real": real.normal(0, 1, (FEATURES, FEATURE_DIM)),
+        "generated": rng.normal(shift, 1, (FEATURES, FEATURE_DIM)),
+        "real_nn": real.normal(7, 0.5, 500),
+        "generated_nn": rng.normal(7 * memorisation, 0.5, 500),
+        "class_real": real.normal(0, 1, (classes * per_class, FEATURE_DIM)),
+        "class_real_labels": np.repeat(np.arange(classes), per_class),
+        "class_generated": rng.normal(
+            np.repeat(class_shift, per_class)[:, None], 1, (classes * per_class, FEATURE_DIM)
+        ),
+        "class_generated_labels": np.repeat(np.arange(classes), per_class),
     }
 
 
 def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str, name: str,
-            seed: int | None = None):  # fmt: skip
+            seed: int | None = None, **drawn):  # fmt: skip
     """What train + evaluate leave behind: a generator, its MLflow run (with the evaluation's
-    features, drawn with ``seed``: a name of its own by default), and eval.json."""
+    features, drawn with ``seed``, a name of its own by default, and ``drawn``'s settings of
+    ``features``), and eval.json."""
     folder = tmp_path / name
     (folder / "models").mkdir(parents=True)
     shutil.copy(generator_file, folder / "models" / "generator.keras")
@@ -44,7 +64,8 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_metric("eval/fid", fid)
         np.savez(
-            folder / "features.npz", **features(fid, seed if seed is not None else 1 + len(name))
+            folder / "features.npz",
+            **features(fid, seed if seed is not None else 1 + len(name), **drawn),
         )
         mlflow.log_artifact(str(folder / "features.npz"), "evaluation")
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))

@@ -93,10 +93,14 @@ def test_per_class_scores_name_the_class_asked_for(fashion_features):
     train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
     test_labels = raw.test[1][:2000]
     names = [str(k) for k in range(10)]
-    right = per_class_scores(class_mean_generator(train, 0), extractor, test, test_labels,
-                             names, per_class=50, seed=0)  # fmt: skip
-    wrong = per_class_scores(class_mean_generator(train, 1), extractor, test, test_labels,
-                             names, per_class=50, seed=0)  # fmt: skip
+    right, kept = per_class_scores(class_mean_generator(train, 0), extractor, test, test_labels,
+                                   names, per_class=50, seed=0)  # fmt: skip
+    wrong, _ = per_class_scores(class_mean_generator(train, 1), extractor, test, test_labels,
+                                names, per_class=50, seed=0)  # fmt: skip
+    # the features kept for register: every class's real test images and 50 generated ones
+    assert np.bincount(kept["class_generated_labels"]).tolist() == [50] * 10
+    assert np.bincount(kept["class_real_labels"]).tolist() == np.bincount(test_labels).tolist()
+    assert len(kept["class_real"]) == len(test_labels)
     assert set(right["per_class"]) == set(names)
     assert right["label_accuracy"] > 0.6 and wrong["label_accuracy"] < 0.2
     accuracies = [s["accuracy"] for s in right["per_class"].values()]

@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from pipeline.data.specs import FASHION_MNIST
 from pipeline.errors import PipelineError
 from pipeline.model_registry import version_of_run
 from pipeline.stages.register import register
@@ -81,6 +82,43 @@ def test_a_difference_within_noise_promotes_nothing_unless_any_is_asked(
     decision = json.loads((tmp_path / "seed-3" / "metrics" / "register.json").read_text())
     assert decision["reason"] == "FID 29.000 beats champion v1's 30.000"
     assert decision["comparison"] == {}
+
+
+def test_a_better_fid_is_refused_when_it_copies_more_or_a_class_is_worse(
+    tmp_path, store, smoke_cfg, generator_file
+):
+    """A clearly lower FID is not enough: a challenger that sits nearer the training data than
+    unseen real images do (memorisation ratio 0.7 against 1.0), or whose Sandal images are much
+    worse, stays challenger, and the reason names the memorisation and the class; a challenger
+    without those faults is promoted, with every comparison in register.json."""
+    client = MlflowClient(store)
+    first, _ = trained(tmp_path, smoke_cfg, generator_file, 30.0, "P1", "first")
+    assert register(first) == "champion"
+    copier, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "copier",
+                        memorisation=0.7)  # fmt: skip
+    assert register(copier) == "challenger" and champion_version(client) == "1"
+    decision = json.loads((tmp_path / "copier" / "metrics" / "register.json").read_text())
+    assert decision["comparison"]["fid"]["better"]
+    assert decision["comparison"]["memorisation_ratio"]["worse"]
+    assert decision["reason"].startswith("better FID than champion v1 but refused: it copies")
+    assert "it copies its training data more: memorisation ratio 0.7" in decision["reason"]
+
+    sandal = FASHION_MNIST.class_names.index("Sandal")
+    weak, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "weak-sandals",
+                      weak_class=sandal)  # fmt: skip
+    assert register(weak) == "challenger" and champion_version(client) == "1"
+    decision = json.loads((tmp_path / "weak-sandals" / "metrics" / "register.json").read_text())
+    per_class = decision["comparison"]["per_class_fid"]
+    assert per_class["Sandal"]["worse"] and not any(
+        d["worse"] for name, d in per_class.items() if name != "Sandal"
+    )
+    assert "refused: class Sandal FID" in decision["reason"]
+
+    good, _ = trained(tmp_path, smoke_cfg, generator_file, 10.0, "P1", "good")
+    assert register(good) == "champion" and champion_version(client) == "4"
+    decision = json.loads((tmp_path / "good" / "metrics" / "register.json").read_text())
+    assert set(decision["comparison"]) == {"fid", "kid", "memorisation_ratio", "per_class_fid"}
+    assert decision["reason"].startswith("beats champion v1 beyond noise")
 
 
 def test_a_champion_without_logged_features_is_not_compared_blindly(

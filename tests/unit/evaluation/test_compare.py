@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.evaluation.compare import compare
+from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
 
 D = 16
 
@@ -52,3 +52,32 @@ def test_the_interval_is_seeded_and_widens_with_confidence():
     wide = compare(REAL[:600], x, y, samples=30, seed=5, confidence=0.99)
     assert wide["fid"].low <= a["fid"].low and wide["fid"].high >= a["fid"].high
     assert a["fid"].record()["samples"] == 30 and a["fid"].record()["confidence"] == 0.95
+
+
+def test_memorisation_ratio_is_higher_is_better():
+    """Generated images at median distance 0.7 of the real ones' from the training set copy
+    more than ones at 1.0: worse beyond noise, and the reverse better; one sample against itself
+    (resampled apart) is within noise."""
+    rng = np.random.default_rng(0)
+    real_nn = rng.normal(7, 0.5, 500)
+    copier, honest = rng.normal(4.9, 0.5, 500), rng.normal(7, 0.5, 500)
+    worse = compare_memorisation(real_nn, copier, honest, samples=50)
+    assert worse.worse and not worse.better and not worse.lower_is_better
+    assert worse.challenger == pytest.approx(0.7, abs=0.03) and worse.difference < 0
+    assert worse.summary().startswith("memorisation ratio 0.69") and "(worse)" in worse.summary()
+    assert compare_memorisation(real_nn, honest, copier, samples=50).better
+    same = compare_memorisation(real_nn, honest, honest[::-1].copy(), samples=50)
+    assert not same.better and not same.worse
+
+
+def test_each_class_is_compared_and_only_a_worse_one_gets_an_interval():
+    """Class b of the challenger is far off (FID about 16 * 1.5^2 = 36 against 1.4): worse
+    beyond noise; class a, where it scores better, gets the point difference only."""
+    real = {"a": features(0.0, 10, 400), "b": features(0.0, 11, 400)}
+    challenger = {"a": features(0.2, 12, 400), "b": features(1.5, 13, 400)}
+    champion = {"a": features(0.5, 14, 400), "b": features(0.3, 15, 400)}
+    result = compare_classes(real, challenger, champion, samples=30)
+    assert result["b"].worse and result["b"].samples == 30 and result["b"].low > 0
+    assert not result["a"].worse and result["a"].samples == 0
+    assert result["a"].low == result["a"].high == result["a"].difference < 0
+    assert result["b"].summary().startswith("b FID ")

@@ -51,7 +51,7 @@ def test_a_missing_per_class_fid_says_why():
     generator, _ = conditional_networks(cfg.model, (8, 8, 1), 2)
     labels = np.array([0] * 20 + [1] * 4)
     images = np.random.default_rng(1).integers(0, 256, (24, 8, 8, 1), dtype=np.uint8)
-    scores = per_class_scores(generator, extractor(), images, labels, ["a", "b"], 30, seed=0)
+    scores, _ = per_class_scores(generator, extractor(), images, labels, ["a", "b"], 30, seed=0)
     assert (
         scores["per_class"]["a"]["fid"] is not None
         and "fid_missing" not in scores["per_class"]["a"]
