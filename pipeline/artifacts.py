@@ -29,6 +29,9 @@ PREPARE_REPORT = "prepare.md"
 TRAIN_METRICS = "train.json"
 CLASSIFIER_METRICS = "classifier.json"
 EVAL_METRICS = "eval.json"
+# per-class scores apart from eval.json, so that `dvc metrics show` stays one readable table
+EVAL_PER_CLASS = "eval_per_class.json"
+MODEL_CARD = "model_card.md"  # register's: also the registry version's description
 REGISTER_METRICS = "register.json"
 # The features an evaluation scored (real and generated), logged to the run under evaluation/
 EVAL_FEATURES = "features.npz"

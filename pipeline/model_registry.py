@@ -12,6 +12,8 @@ registering a duplicate.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
-from pipeline.artifacts import EVAL_FEATURES
+from pipeline.artifacts import EVAL_FEATURES, MODEL_CARD
 from pipeline.errors import PipelineError
 from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
 from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
@@ -159,21 +161,24 @@ def log_and_register(
         client.create_registered_model(
             name, description="GAN generators: (num_images, seed) -> images"
         )
-    return client.create_model_version(
-        name,
-        source=info.model_uri,
-        run_id=run_id,
-        # A tracking server checks that a models:/ source names its logged model (SQLite
-        # does not): without it, registering over HTTP fails.
-        model_id=info.model_id,
-        tags={
-            "train_run_id": run_id,
-            "fid": str(evaluation["fid"]),
-            "protocol_key": evaluation["protocol"]["key"],
-            "dataset": evaluation["protocol"]["dataset"],
-        },
-        description=f"FID {evaluation['fid']:.3f} under protocol {evaluation['protocol']['key']}",
-    )
+    # mlflow.register_model, not client.create_model_version: it also tags the logged model with
+    # its version, which is what makes the UI's logged-model page say "registered" and link it.
+    tags = {
+        "train_run_id": run_id,
+        "fid": str(evaluation["fid"]),
+        "protocol_key": evaluation["protocol"]["key"],
+        "dataset": evaluation["protocol"]["dataset"],
+    }
+    with contextlib.redirect_stderr(io.StringIO()):  # its "Created version ..." lines: register
+        version = mlflow.register_model(info.model_uri, name, tags=tags)  # prints the decision
+    return client.get_model_version(name, version.version)
+
+
+def publish_card(client: MlflowClient, name: str, version: str, run_id: str, card: str) -> None:
+    """The model card as the version's description (the UI renders its markdown) and as the
+    training run's model_card.md."""
+    client.update_model_version(name, version, description=card)
+    client.log_text(run_id, card, MODEL_CARD)
 
 
 def decide(

@@ -1,4 +1,4 @@
-"""Pictures: sample grids and training curves."""
+"""Pictures: sample grids, labelled sample sheets and training curves."""
 
 from __future__ import annotations
 
@@ -29,6 +29,60 @@ def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2)
         top, left = padding + r * (h + padding), padding + col * (w + padding)
         grid[top : top + h, left : left + w] = image
     return grid[..., 0] if c == 1 else grid
+
+
+def labelled_sheet(
+    rows: Sequence[np.ndarray],
+    labels: Sequence[str],
+    title: str | None = None,
+    min_tile: int = 64,
+    padding: int = 2,
+) -> np.ndarray:
+    """Rows of NHWC images in [-1, 1], each named on its left, under an optional title: one RGB
+    uint8 picture. Tiles are scaled up by a whole factor (nearest neighbour, no blur) until
+    their shorter side is at least ``min_tile`` pixels, so a 28-pixel image can be seen."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = rows[0].shape[1:3]
+    scale = max(1, math.ceil(min_tile / min(h, w)))
+    th, tw = h * scale, w * scale
+    font = ImageFont.load_default(size=max(12, min(18, th // 4)))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_w = max((measure.textlength(str(x), font=font) for x in labels), default=0)
+    left = int(label_w) + 12 if label_w else 0
+    top = 28 if title else 0
+    columns = max(len(r) for r in rows)
+    sheet = Image.new(
+        "RGB",
+        (left + columns * (tw + padding) + padding, top + len(rows) * (th + padding) + padding),
+        "white",
+    )
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((sheet.width / 2, top / 2), title, fill="black", anchor="mm", font=font)
+    for r, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        y = top + padding + r * (th + padding)
+        draw.text((6, y + th / 2), str(label), fill="black", anchor="lm", font=font)
+        for c, image in enumerate(to_uint8(row)):
+            tile = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+            tile = tile.convert("RGB").resize((tw, th), Image.Resampling.NEAREST)
+            sheet.paste(tile, (left + padding + c * (tw + padding), y))
+    return np.asarray(sheet)
+
+
+def sample_sheet(
+    images: np.ndarray, class_names: Sequence[str] | None = None, title: str | None = None
+) -> np.ndarray:
+    """Samples as a labelled sheet: for a conditional generator sampled with cycled labels
+    (image i of class i mod K, as ``pipeline.gan.sampling.sample`` does), one row per class
+    named after it; otherwise a square grid."""
+    if class_names:
+        k = len(class_names)
+        rows = [images[c::k] for c in range(k) if len(images[c::k])]
+        return labelled_sheet(rows, list(class_names)[: len(rows)], title)
+    columns = math.ceil(math.sqrt(len(images)))
+    rows = [images[i : i + columns] for i in range(0, len(images), columns)]
+    return labelled_sheet(rows, [""] * len(rows), title)
 
 
 def save_png(array: np.ndarray, path) -> None:

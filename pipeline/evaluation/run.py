@@ -16,7 +16,7 @@ from pipeline.data.prepared import normalize
 from pipeline.evaluation import report
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.io import atomic_path, read_json, write_json
-from pipeline.viz import image_grid, save_png
+from pipeline.viz import labelled_sheet, sample_sheet, save_png
 
 
 @dataclass
@@ -172,10 +172,28 @@ def write_class_histogram(path: Path, class_names, counts, floor_counts) -> None
 
 
 def save_sample_pictures(
-    evaluation: Evaluation, train_images: np.ndarray, samples: Path, nearest: Path
+    evaluation: Evaluation,
+    train_images: np.ndarray,
+    samples: Path,
+    nearest: Path,
+    class_sheet: np.ndarray | None = None,
 ) -> None:
-    save_png(image_grid(evaluation.fake[:100], columns=10), samples)
+    """The samples (``class_sheet``: a conditional generator's per-class sheet, made by the
+    caller; else 100 of the scored images) and the nearest-neighbour sheet."""
+    if class_sheet is None:
+        class_sheet = sample_sheet(evaluation.fake[:100], None, "generated samples")
+    save_png(class_sheet, samples)
     save_png(nearest_pairs_picture(evaluation.fake, evaluation.memo, train_images), nearest)
+
+
+def class_samples(generator: Any, class_names: list[str], per_class: int, seed: int) -> np.ndarray:
+    """A conditional generator's labelled sheet: ``per_class`` samples of each class in a row."""
+    from pipeline.gan.sampling import latent_dim, sample
+
+    k = len(class_names)
+    noise = np.random.default_rng(seed).standard_normal((per_class * k, latent_dim(generator)))
+    images = np.asarray(sample(generator, noise.astype("float32")))  # image i: class i mod k
+    return sample_sheet(images, class_names, "generated samples, one class per row")
 
 
 def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8) -> np.ndarray:
@@ -183,4 +201,8 @@ def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8
     closest = np.argsort(memo.fake_distances)[:pairs]
     top = fake[: len(memo.fake_distances)][closest]
     bottom = normalize(train[memo.fake_neighbours[closest]])  # prepared uint8 -> [-1, 1]
-    return image_grid(np.concatenate([top, bottom]), columns=len(closest))
+    return labelled_sheet(
+        [top, bottom],
+        ["generated", "nearest real"],
+        "the generated images closest to a training image, above that image",
+    )

@@ -18,6 +18,7 @@ from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingCo
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import (
+    class_samples,
     evaluate_generator,
     per_class_scores,
     save_sample_pictures,
@@ -59,10 +60,10 @@ def evaluate(cfg: DictConfig) -> float:
     )
     result = evaluation.result
     classes = num_classes(generator)
+    names = list(data.meta["class_names"])
     if classes:  # a conditional generator: per-class FID and label accuracy
         per_class = max(cfg.evaluation.num_generated // classes, 2)
         test = (data.images("test"), data.labels("test"))
-        names = list(data.meta["class_names"])
         e = cfg.evaluation
         scores, class_features = per_class_scores(
             generator, extractor, *test, names, per_class, e.seed, e.batch_size
@@ -73,18 +74,23 @@ def evaluate(cfg: DictConfig) -> float:
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
     result["class_names"] = list(data.meta["class_names"])
+    per_class = {key: result.pop(key) for key in ("per_class",) if key in result}
     write_json(out.metric(artifacts.EVAL_METRICS), result)
+    write_json(out.metric(artifacts.EVAL_PER_CLASS), per_class)  # {} when unconditional
+    result.update(per_class)  # the run's evaluation/eval.json keeps everything
     write_class_histogram(
         out.plot(artifacts.CLASS_HISTOGRAM),
         data.meta["class_names"],
         evaluation.class_counts,
         evaluation.floor_class_counts,
     )
+    sheet = class_samples(generator, names, 10, cfg.evaluation.seed) if classes else None
     save_sample_pictures(
         evaluation,
         train_images,
         out.plot(artifacts.EVAL_SAMPLES),
         out.plot(artifacts.NEAREST_NEIGHBOURS),
+        sheet,
     )
     # The features scored travel with the run: register compares a challenger with the
     # champion on them (a bootstrap interval of the difference), long after this evaluation.

@@ -8,13 +8,20 @@ import math
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline import artifacts
+from pipeline import artifacts, model_card
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, Section, TrackingConfig
+from pipeline.data.prepared import load_prepared
 from pipeline.errors import PipelineError
-from pipeline.io import read_json, sha256_file, write_json
-from pipeline.model_registry import Promotion, register_generator, registered_name
+from pipeline.io import atomic_path, read_json, sha256_file, write_json
+from pipeline.model_registry import (
+    Decision,
+    Promotion,
+    publish_card,
+    register_generator,
+    registered_name,
+)
 from pipeline.tracking import runs as tracking
 
 SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
@@ -24,6 +31,9 @@ def register(cfg: DictConfig) -> str:
     out = Artifacts.from_paths(cfg.paths)
     run_id = read_json(artifacts.require(out.train_run, "train"))["run_id"]
     evaluation = read_json(artifacts.require(out.metric(artifacts.EVAL_METRICS), "evaluate"))
+    evaluation.update(
+        read_json(artifacts.require(out.metric(artifacts.EVAL_PER_CLASS), "evaluate"))
+    )
     check_scores_fit(evaluation, out)
     model_name = registered_name(
         cfg.registry.model_name,
@@ -39,6 +49,10 @@ def register(cfg: DictConfig) -> str:
             MlflowClient(), model_name, run_id, out.generator, evaluation, r.max_images,
             Promotion(r.promotion, r.bootstrap_samples, r.confidence),
         )  # fmt: skip
+    card = model_card.render(card_inputs(MlflowClient(), out, run_id, evaluation, decision))
+    publish_card(MlflowClient(), decision.model_name, decision.version, run_id, card)
+    with atomic_path(out.metric(artifacts.MODEL_CARD)) as tmp:
+        tmp.write_text(card)
     write_json(
         out.metric(artifacts.REGISTER_METRICS),
         {
@@ -54,6 +68,34 @@ def register(cfg: DictConfig) -> str:
     )
     print(f"{decision.model_name} v{decision.version} is {decision.alias}: {decision.reason}")
     return decision.alias
+
+
+def card_inputs(
+    client: MlflowClient, out: Artifacts, run_id: str, evaluation: dict, decision: Decision
+) -> model_card.CardInputs:
+    """What the model card is written from: the stages' outputs, the training run's record and
+    the decision."""
+    run = client.get_run(run_id).data.tags
+    meta = dict(load_prepared(out.prepared).meta)
+    prepare_report = out.metric(artifacts.PREPARE_METRICS)
+    if prepare_report.is_file():  # images per class of the training split
+        meta["class_counts"] = read_json(prepare_report).get("per_class", {}).get("train", {})
+    generator = artifacts.load_keras_model(out.generator, "train")
+    logged = [f"{tracking.EVALUATION_DIR}/{name}" for name in
+              (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS)]  # fmt: skip
+    return model_card.CardInputs(
+        model_name=decision.model_name,
+        version=decision.version,
+        evaluation=evaluation,
+        training=read_json(artifacts.require(out.metric(artifacts.TRAIN_METRICS), "train")),
+        data_meta=meta,
+        run={**run, "run_id": run_id},
+        generator_parameters=int(generator.count_params()),
+        decision=decision.alias,
+        reason=decision.reason,
+        comparison=decision.comparison,
+        artifacts=[*logged, artifacts.SAMPLES, artifacts.MODEL_CARD],
+    )
 
 
 def check_scores_fit(evaluation: dict, out: Artifacts) -> None:

@@ -33,7 +33,7 @@ from pipeline.training.build import GanSettings
 from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
 from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
-from pipeline.viz import image_grid, save_figure, save_png, training_curves_figure
+from pipeline.viz import sample_sheet, save_figure, save_png, training_curves_figure
 
 SECTIONS: dict[str, Section] = {
     "dataset": DatasetConfig,
@@ -73,14 +73,17 @@ def train(
         return ""
     probe = QualityProbe.for_training(cfg.training, out.classifier, data.images("test"), cfg.seed)
 
-    with tracking.training_run(cfg, data.meta, checkpoint_dir, parent_run_id) as run:
-        recorder = MlflowObserver()
+    class_names = list(data.meta["class_names"]) if cfg.training.conditional else None
+    with tracking.training_run(
+        cfg, data.meta, checkpoint_dir, parent_run_id, hardware=distribute.hardware()
+    ) as run:
+        recorder = MlflowObserver(class_names=class_names)
         result = run_training(observers=[recorder, *observers], probe=probe)
         recorder.flush(cfg.tracking.wait_for_server_s)  # what waited on a server's outage
         rows = result.rows  # a resumed run's earlier rows first
         summary = history.summary(result.gan.metric_names, result.history, rows, result.steps,
                                   result.seconds, result.probe_rows)  # fmt: skip
-        tracking.log_summary(summary, result.steps, resumed_from_step=result.start_step)
+        tracking.log_summary(summary, resumed_from_step=result.start_step)
 
         with atomic_path(out.generator) as tmp:
             result.generator.save(tmp)
@@ -91,13 +94,16 @@ def train(
             out.plot(artifacts.TRAIN_QUALITY), result.probe_rows, QualityProbe.COLUMNS
         )
         samples = keras.ops.convert_to_numpy(sample(result.generator, result.fixed_noise))
-        save_png(image_grid(samples), out.plot(artifacts.SAMPLES))
+        title = f"generated after {result.steps:,} steps"
+        save_png(sample_sheet(samples, class_names, title), out.plot(artifacts.SAMPLES))
         mlflow.log_artifact(str(out.plot(artifacts.SAMPLES)))
         if rows:
             figure = training_curves_figure(rows)
             mlflow.log_figure(figure, artifacts.TRAINING_CURVES)
             save_figure(figure, out.plot(artifacts.TRAINING_CURVES))
-        tracking.log_generator(result.generator, result.fixed_noise[:2])
+        # The file, not a logged model: register logs the one model a generator has (the
+        # served pyfunc, linked to its registry version)
+        mlflow.log_artifact(str(out.generator))
     print(
         f"trained {cfg.model.name} for {result.steps} steps in {result.seconds:.0f}s "
         f"({summary['images_per_s']:.0f} images/s); MLflow run {run.info.run_id}"

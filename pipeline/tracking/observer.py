@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 
 from pipeline.tracking.runs import ServerGone, check_server, training_metric_key
-from pipeline.viz import image_grid
+from pipeline.viz import sample_sheet
 
 
 class MlflowObserver:
@@ -20,8 +20,9 @@ class MlflowObserver:
     sent waits in memory and goes out in order once the server answers again (asked at most
     every ``retry_s`` seconds); ``flush`` waits for it at the end of training."""
 
-    def __init__(self, retry_s: float = 5.0):
+    def __init__(self, retry_s: float = 5.0, class_names: list[str] | None = None):
         self.uri = mlflow.get_tracking_uri()
+        self.class_names = class_names  # a conditional generator's: one row per class
         self.retry_s = retry_s
         self.pending: list[Callable[[], object]] = []  # records not yet sent, oldest first
         self.down_since: float | None = None
@@ -32,8 +33,8 @@ class MlflowObserver:
         self._send(lambda: mlflow.log_metrics(values, step=step))
 
     def on_samples(self, images: np.ndarray, step: int) -> None:
-        grid = image_grid(images)
-        self._send(lambda: mlflow.log_image(grid, key="samples", step=step))
+        sheet = sample_sheet(images, self.class_names, f"step {step:,}")
+        self._send(lambda: mlflow.log_image(sheet, key="samples", step=step))
 
     def on_warning(self, name: str, message: str, step: int) -> None:
         self._send(lambda: mlflow.set_tag(f"warning.{name}", f"step {step}: {message}"))

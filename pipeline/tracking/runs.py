@@ -17,7 +17,6 @@ from typing import Any
 
 import mlflow
 import mlflow.exceptions
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import flatten
@@ -33,11 +32,13 @@ for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
 # experiment), so that the MLflow UI shows each section apart and compares any mix of runs:
 TRAIN = "train"  # training curves: losses, D's accuracy, throughput, by step
 PROBE = "probe"  # the quality probe's FID/KID during training, by step
-FINAL = "final"  # the training run's summary (last values, steps, seconds)
 EVAL = "eval"  # the evaluate stage's scores
 FLOOR = "floor"  # the real-vs-real floor of those scores under the same protocol
 OBJECTIVE = f"{EVAL}/fid"  # what sweeps minimise
 EVALUATION_DIR = "evaluation"  # the run's artifact folder of evaluate's outputs
+# MLflow 3 opens an experiment without this tag in its GenAI view (traces, assistant); with it,
+# in the model-training view (runs, charts)
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def training_metric_key(name: str) -> str:
@@ -103,8 +104,15 @@ def configure(tracking: Mapping[str, Any]) -> str:
         with _first_contact_lock(uri):
             if mlflow.get_experiment_by_name(name) is None:
                 with contextlib.suppress(mlflow.exceptions.MlflowException):  # made meanwhile
-                    mlflow.create_experiment(name, artifact_location=artifact_location(uri, name))
-            mlflow.set_experiment(name)
+                    mlflow.create_experiment(
+                        name, artifact_location=artifact_location(uri, name), tags=EXPERIMENT_KIND
+                    )
+            experiment = mlflow.set_experiment(name)
+            kind = next(iter(EXPERIMENT_KIND))
+            if kind not in experiment.tags:  # made before the tag was set, or by hand
+                mlflow.MlflowClient().set_experiment_tag(
+                    experiment.experiment_id, kind, EXPERIMENT_KIND[kind]
+                )
     except Exception as e:  # MlflowException, connection errors, SQLAlchemy errors
         sqlite = uri.startswith("sqlite:")
         raise PipelineError(
@@ -171,6 +179,7 @@ def training_run(
     data_meta: Mapping[str, Any],
     checkpoint_dir: Path | None = None,
     parent_run_id: str | None = None,
+    hardware: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run with the full resolved config, the git commit and the data checksum,
     named ``tracking.run_name`` (the CLI names it after the model, dataset and overrides), a
@@ -186,6 +195,8 @@ def training_run(
         "loss": cfg.loss.name,
         "stage": "train",
     }
+    if hardware:
+        tags["hardware"] = hardware
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
     if checkpoint_dir is not None:
@@ -223,10 +234,14 @@ def training_run(
             raise
 
 
-def log_summary(summary: Mapping[str, float], step: int, resumed_from_step: int = 0) -> None:
-    """A training run's summary (metrics/train.json) as ``final/<name>`` metrics, and the step
-    it resumed from, if it did, as the tag ``resumed_from_step``."""
-    mlflow.log_metrics({f"{FINAL}/{k}": v for k, v in summary.items()}, step=step)
+def log_summary(summary: Mapping[str, float], resumed_from_step: int = 0) -> None:
+    """A training run's summary (metrics/train.json) as the run's description, a table the run
+    page shows first (not as metrics: one value each would be charted as a curve of one dot),
+    and as ``train.json``; the step it resumed from, if it did, as the tag
+    ``resumed_from_step``."""
+    rows = "\n".join(f"| {k} | {v:,.4g} |" for k, v in summary.items())
+    mlflow.set_tag("mlflow.note.content", f"**Training summary**\n\n| | |\n|---|---|\n{rows}\n")
+    mlflow.log_dict(dict(summary), "train.json")
     if resumed_from_step:
         mlflow.set_tag("resumed_from_step", resumed_from_step)
 
@@ -271,26 +286,6 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{p}=={version(p)}" for p in ("tensorflow", "keras", "mlflow", "numpy")]
-
-
-def log_generator(generator: Any, noise: np.ndarray) -> None:
-    """The generator as an MLflow Keras model of the active run, with its signature (noise, or
-    noise and label for a conditional generator)."""
-    import keras
-
-    from pipeline.gan.sampling import cycled_labels, num_classes
-
-    classes = num_classes(generator)
-    inputs: Any = noise
-    if classes:
-        inputs = {"noise": noise, "label": cycled_labels(len(noise), classes)}
-    output = np.asarray(keras.ops.convert_to_numpy(generator(inputs, training=False)))
-    mlflow.keras.log_model(
-        generator,
-        name="generator",
-        signature=mlflow.models.infer_signature(inputs, output),
-        pip_requirements=pip_requirements(),
-    )
 
 
 def log_evaluation(

@@ -46,6 +46,17 @@ def strategy(training: Mapping[str, Any]) -> tf.distribute.Strategy:
 
 
 @functools.cache
+def hardware() -> str:
+    """What trains, in words: the GPUs' names, else the CPU cores ("CPU, 2 cores")."""
+    import os
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU, {os.cpu_count()} cores"
+    names = [tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in gpus]
+    return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
+
+
 def threads(intra_op: int, inter_op: int) -> None:
     """TensorFlow's CPU thread pools: threads within one op, and ops run at once (0: its
     default, every core). A small GAN's ops are too small to split well: on 2 cores, one thread

@@ -86,11 +86,19 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
         history = client.get_metric_history(run_id, f"train/{key}")
         assert [m.step for m in history] == [2, 4, 6, 8], key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "samples.png", "training_curves.png", "images"} <= artifacts
+    assert {"config.yaml", "samples.png", "training_curves.png", "images", "generator.keras",
+            "train.json"} <= artifacts  # fmt: skip
+    # the summary is the run's description, not one-point metric curves
+    assert "**Training summary**" in run.data.tags["mlflow.note.content"]
+    assert not [k for k in run.data.metrics if k.startswith("final/")]
+    assert run.data.tags["hardware"].startswith("CPU, ")
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     sample_steps = {a.path for a in client.list_artifacts(run_id, "images")}
     assert len(sample_steps) >= 3 * 2, "grids at steps 0, 4 and 8 (image + compressed preview)"
-    mlflow.set_tracking_uri(uri)
-    generator = mlflow.keras.load_model(f"runs:/{run_id}/generator")
+    import keras
+
+    generator = keras.saving.load_model(client.download_artifacts(run_id, "generator.keras"))
     assert generator.predict(np.zeros((2, 100), "float32"), verbose=0).shape == (2, 28, 28, 1)
 
     metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())

@@ -11,6 +11,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
+from pipeline.data.prepared import PREPARED_FORMAT
 from pipeline.data.specs import FASHION_MNIST
 from pipeline.io import sha256_file
 from pipeline.tracking import runs as tracking
@@ -69,17 +70,11 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
         )
         mlflow.log_artifact(str(folder / "features.npz"), "evaluation")
     (folder / "models" / "train_run.json").write_text(json.dumps({"run_id": run.info.run_id}))
-    (folder / "metrics").mkdir()
-    (folder / "metrics" / "eval.json").write_text(
-        json.dumps({
-            "fid": fid,
-            "protocol": {"key": protocol, "dataset": "fashion_mnist"},
-            "generator_sha256": sha256_file(folder / "models" / "generator.keras"),
-            "data_title": "fashion_mnist",
-            "class_names": list(FASHION_MNIST.class_names),
-        })
-    )  # fmt: skip
+    write_stage_outputs(
+        folder, fid, protocol, conditional=len(generator_inputs(generator_file)) > 1
+    )
     cfg.paths.models, cfg.paths.metrics = str(folder / "models"), str(folder / "metrics")
+    cfg.paths.prepared = str(folder / "prepared")
     cfg.registry.model_name = MODEL_NAME
     cfg.registry.max_images = 64
     cfg.registry.bootstrap_samples = 50
@@ -88,3 +83,38 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
 
 def champion_version(client) -> str:
     return str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+
+
+def generator_inputs(generator_file: Path) -> list:
+    import keras
+
+    return list(keras.saving.load_model(generator_file, compile=False).inputs)
+
+
+def write_stage_outputs(folder: Path, fid: float, protocol: str, conditional: bool) -> None:
+    """eval.json, eval_per_class.json, train.json and the prepared data's meta as the stages
+    write them (the scores besides ``fid`` and the protocol's key are fixed, plausible ones)."""
+    names = list(FASHION_MNIST.class_names)
+    (folder / "metrics").mkdir()
+    write = lambda name, data: (folder / "metrics" / name).write_text(json.dumps(data))  # noqa: E731
+    scores = {"kid_mean": 0.05, "precision": 0.8, "recall": 0.4, "density": 0.9,
+              "coverage": 0.65, "classifier_score": 8.0, "classes_covered": 10}  # fmt: skip
+    write("eval.json", {
+        "fid": fid, **scores, "floor": {"fid": 0.13, **scores},
+        "memorisation_ratio": 1.05, "nn_distance_generated_median": 7.4,
+        "nn_distance_real_median": 7.0, "nn_distance_generated_min": 2.8,
+        "protocol": {"key": protocol, "dataset": "fashion_mnist", "num_generated": 600,
+                     "num_real": 600, "real_split": "test"},
+        "generator_sha256": sha256_file(folder / "models" / "generator.keras"),
+        "data_title": "fashion_mnist", "class_names": names,
+        **({"label_accuracy": 0.9} if conditional else {}),
+    })  # fmt: skip
+    per_class = {name: {"fid": 5.0 + k, "accuracy": 0.9} for k, name in enumerate(names)}
+    write("eval_per_class.json", {"per_class": per_class} if conditional else {})
+    write("train.json", {"steps": 300.0, "train_seconds": 75.0, "images_per_s": 250.0})
+    (folder / "prepared").mkdir()
+    (folder / "prepared" / "meta.json").write_text(json.dumps({
+        "dataset": "fashion_mnist", "title": "fashion_mnist", "format": PREPARED_FORMAT,
+        "checksum": "c" * 64, "class_names": names, "shape": [28, 28, 1],
+        "counts": {"train": 600, "test": 600},
+    }))  # fmt: skip

@@ -284,3 +284,46 @@ def test_generate_from_a_registry_name_that_does_not_exist(tmp_path, store, smok
     assert "error: cannot load the model models:/no-such-generator@champion" in err
     assert "fix: run `dvc repro` so that register names a champion" in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_every_version_carries_its_model_card(tmp_path, store, smoke_cfg,
+                                              conditional_generator_file):  # fmt: skip
+    """The version's description is the model card (what it is, the data, each score beside
+    its floor and which way is better, the comparison, per-class FID with the weakest classes
+    named, memorisation, limits, how to load it); the same text is the run's model_card.md and
+    metrics/model_card.md; the one logged model links to its version."""
+    client = MlflowClient(store)
+    first, _ = trained(tmp_path, smoke_cfg, conditional_generator_file, 30.0, "P1", "first")
+    register(first)
+    second, run_id = trained(tmp_path, smoke_cfg, conditional_generator_file, 10.0, "P1", "2nd")
+    assert register(second) == "champion"
+    card = client.get_model_version(MODEL_NAME, "2").description
+    assert card.startswith(f"# {MODEL_NAME} v2: champion\n\n**Decision: champion.** beats champion")
+    for expected in (
+        "| generator parameters | ",
+        "| checksum | `" + "c" * 64 + "` |",
+        "| FID | 10.000 | 0.130 | lower is better | ",
+        "| recall (variety) | 0.400 | 0.400 | higher is better | not compared |",
+        "Weakest classes by FID: Ankle boot (FID 14.00, label accuracy 90.0%), Bag (FID 13.00",
+        "| Sandal | 10.000 | 0.900 | ",
+        "Memorisation ratio 1.050",
+        "not Inception's",
+        f'mlflow.pyfunc.load_model("models:/{MODEL_NAME}/2")',
+        '"label": ["T-shirt/top"]',
+    ):
+        assert expected in card, expected
+    interval = json.loads((tmp_path / "2nd" / "metrics" / "register.json").read_text())
+    low, high = interval["comparison"]["fid"]["low"], interval["comparison"]["fid"]["high"]
+    assert f"[{low:+.3f}, {high:+.3f}] (better)" in card
+    assert (tmp_path / "2nd" / "metrics" / "model_card.md").read_text() == card
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md") == card
+    # One logged model per generator, and it knows its version
+    version = client.get_model_version(MODEL_NAME, "2")
+    models = client.search_logged_models(
+        experiment_ids=[client.get_run(run_id).info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'",
+    )
+    assert [f"models:/{m.model_id}" for m in models] == [version.source]
+    assert json.loads(models[0].tags["mlflow.modelVersions"]) == [
+        {"name": MODEL_NAME, "version": 2}
+    ]

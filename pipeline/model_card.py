@@ -1,0 +1,243 @@
+"""The model card of a registered generator: markdown a person reads before shipping it.
+
+Written from what the stages left (eval.json, train.json, the prepared data's meta), what the
+training run recorded (architecture, hardware, commit) and the registry's decision. No MLflow
+here: register puts the text in the version's description (the MLflow UI renders it) and logs it
+as ``model_card.md`` beside the labelled sample sheets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# (key in eval.json, what it is, which way is better); the floor is the same key in "floor"
+SCORES: tuple[tuple[str, str, str], ...] = (
+    ("fid", "FID", "lower"),
+    ("kid_mean", "KID", "lower"),
+    ("precision", "precision (fidelity)", "higher"),
+    ("recall", "recall (variety)", "higher"),
+    ("density", "density", "higher"),
+    ("coverage", "coverage", "higher"),
+    ("classifier_score", "classifier score", "higher"),
+    ("classes_covered", "classes covered", "higher"),
+)
+WEAKEST = 3  # classes named as the weakest
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """What the card is written from."""
+
+    model_name: str
+    version: str
+    evaluation: Mapping[str, Any]  # metrics/eval.json
+    training: Mapping[str, Any]  # metrics/train.json
+    data_meta: Mapping[str, Any]  # the prepared data's meta.json
+    run: Mapping[str, str]  # the training run's id, model, loss, hardware, git commit, ...
+    generator_parameters: int
+    decision: str  # "champion" or "challenger"
+    reason: str
+    # register.json's comparison with the champion: metric -> difference record
+    comparison: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Sequence[str] = ()  # the run's artifacts the card points to
+
+
+def render(card: CardInputs) -> str:
+    e = card.evaluation
+    lines = [
+        f"# {card.model_name} v{card.version}: {card.decision}",
+        "",
+        f"**Decision: {card.decision}.** {card.reason}",
+        "",
+        *_what_it_is(card),
+        *_data(card.data_meta),
+        *_scores(e, card.comparison),
+        *_per_class(e, card.comparison),
+        *_memorisation(e, card.comparison),
+        *_limits(e, card.data_meta),
+        *_how_to_use(card),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _what_it_is(card: CardInputs) -> list[str]:
+    t, run = card.training, card.run
+    kind = "class-conditional" if card.evaluation.get("per_class") else "unconditional"
+    minutes, seconds = divmod(int(t.get("train_seconds", 0)), 60)
+    rows = [
+        ("architecture", f"{run.get('model', '?')} ({kind}), loss {run.get('loss', '?')}"),
+        ("generator parameters", f"{card.generator_parameters:,}"),
+        ("training", f"{int(t.get('steps', 0)):,} steps in {minutes} min {seconds} s, "
+                     f"{t.get('images_per_s', 0):,.0f} images/s"),
+        ("hardware", run.get("hardware", "not recorded")),
+        ("git commit", f"`{run.get('git_commit', 'unknown')}`"),
+        ("MLflow run", f"`{run.get('run_id', '?')}`"),
+    ]  # fmt: skip
+    return ["## What it is", "", *_table(("", ""), rows), ""]
+
+
+def _data(meta: Mapping[str, Any]) -> list[str]:
+    shape = "x".join(str(x) for x in meta.get("shape", []))
+    counts = meta.get("counts", {})
+    rows = [
+        ("source", str(meta.get("title") or meta.get("dataset"))),
+        ("images", f"{shape} pixels; " + ", ".join(f"{n:,} {s}" for s, n in counts.items())),
+        ("checksum", f"`{meta.get('checksum', '?')}`"),
+        ("classes", ", ".join(meta.get("class_names", []))),
+    ]
+    per_class = meta.get("class_counts") or {}
+    if per_class:
+        rows.append(("images per class", ", ".join(f"{k} {v:,}" for k, v in per_class.items())))
+    return ["## Data", "", *_table(("", ""), rows), ""]
+
+
+def _scores(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
+    p = e["protocol"]
+    rows = []
+    for key, name, better in SCORES:
+        if key not in e:
+            continue
+        versus = comparison.get({"fid": "fid", "kid_mean": "kid"}.get(key, ""), {})
+        rows.append((
+            name, _num(e[key]), _num(e.get("floor", {}).get(key)), f"{better} is better",
+            _versus(versus),
+        ))  # fmt: skip
+    return [
+        "## Scores",
+        "",
+        f"{p['num_generated']:,} generated images against {p['num_real']:,} real "
+        f"{p['real_split']} images, protocol `{p['key']}`. The floor is what real training "
+        "images score: the best a generator can expect.",
+        "",
+        *_table(
+            (
+                "score",
+                "this version",
+                "real-vs-real floor",
+                "better when",
+                "vs champion (interval)",
+            ),
+            rows,
+        ),
+        "",
+    ]
+
+
+def _per_class(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
+    per_class = e.get("per_class")
+    if not per_class:
+        return []
+    versus = comparison.get("per_class_fid", {})
+    rows = [
+        (name, _num(s.get("fid")), _num(s.get("accuracy")), _versus(versus.get(name, {})))
+        for name, s in per_class.items()
+    ]
+    scored = [(name, s) for name, s in per_class.items() if s.get("fid") is not None]
+    weakest = sorted(scored, key=lambda item: -item[1]["fid"])[:WEAKEST]
+    named = ", ".join(
+        f"{name} (FID {s['fid']:.2f}, label accuracy {s['accuracy']:.1%})" for name, s in weakest
+    )
+    return [
+        "## Per class",
+        "",
+        f"Label accuracy: the share of a class's images that the classifier assigns to it "
+        f"(mean {e.get('label_accuracy', 0):.1%}). Weakest classes by FID: {named}. "
+        "`evaluation/eval_samples.png` shows each class's samples in a row.",
+        "",
+        *_table(
+            (
+                "class",
+                "FID (lower is better)",
+                "label accuracy (higher is better)",
+                "vs champion (interval)",
+            ),
+            rows,
+        ),
+        "",
+    ]
+
+
+def _memorisation(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
+    ratio = e.get("memorisation_ratio")
+    if ratio is None:
+        return []
+    verdict = (
+        "generated images sit nearer the training images than unseen real images do: "
+        "it may copy its training data"
+        if ratio < 0.9
+        else "no sign of copying"
+    )
+    return [
+        "## Memorisation",
+        "",
+        f"Memorisation ratio {ratio:.3f} (near 1 or above is good; well below 1 means copying): "
+        f"{verdict}. Median distance to the nearest training image "
+        f"{e.get('nn_distance_generated_median', 0):.2f} for generated images, "
+        f"{e.get('nn_distance_real_median', 0):.2f} for real test images; closest generated "
+        f"image {e.get('nn_distance_generated_min', 0):.2f}. "
+        "`evaluation/nearest_neighbours.png` shows the closest pairs. Against the champion "
+        f"(higher is better): {_versus(comparison.get('memorisation_ratio', {}))}.",
+        "",
+    ]
+
+
+def _limits(e: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
+    return [
+        "## Intended use and limits",
+        "",
+        f"- Makes {meta.get('title') or meta.get('dataset')}-like images for experiments, "
+        "demos and data augmentation; check `eval/utility_*` before training on them.",
+        "- These FIDs are computed in the feature space of this project's own classifier trained "
+        "on this data, not Inception's: they compare only with scores under the same protocol "
+        f"(`{e['protocol']['key']}`) and not with published FIDs.",
+        "- It reproduces the training data's content and biases; it is no source of new facts.",
+        "",
+    ]
+
+
+def _how_to_use(card: CardInputs) -> list[str]:
+    uri = f"models:/{card.model_name}/{card.version}"
+    label = ', "label": ["' + next(iter(card.evaluation["per_class"])) + '"]' if card.evaluation.get(
+        "per_class"
+    ) else ""  # fmt: skip
+    files = "".join(f"\n- `{a}`" for a in card.artifacts)
+    return [
+        "## Load and serve",
+        "",
+        "```python",
+        "import mlflow, pandas as pd",
+        f'model = mlflow.pyfunc.load_model("{uri}")',
+        f'images = model.predict(pd.DataFrame({{"num_images": [16], "seed": [0]{label}}}))',
+        "# float32 (16, H, W, C) in [-1, 1]; the same seed gives the same images",
+        "```",
+        "",
+        "```bash",
+        f'mlflow models serve -m "{uri}" --env-manager local --port 5001',
+        "```",
+        "",
+        *(["In the training run's artifacts:" + files, ""] if files else []),
+    ]
+
+
+def _versus(record: Mapping[str, Any]) -> str:
+    if not record:
+        return "not compared"
+    verdict = "better" if record["better"] else "worse" if record["worse"] else "within noise"
+    if not record.get("samples"):
+        return f"{record['difference']:+.3f} ({verdict})"
+    return f"{record['difference']:+.3f} [{record['low']:+.3f}, {record['high']:+.3f}] ({verdict})"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4f}" if abs(value) < 0.1 else f"{value:.3f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
