@@ -69,3 +69,27 @@ def test_named_files_are_the_artifacts_contracts():
             for entry in stage.get(kind, []):
                 path = next(iter(entry)) if isinstance(entry, dict) else entry
                 assert Path(path).name in names, f"{path} is not named in pipeline.artifacts"
+
+
+def test_dvc_plots_show_each_picture_once_and_works_offline(tmp_path):
+    """`dvc plots show` (run in this repo): every chart and image once, and a page that loads
+    no script from the network (plots/offline.html inlines vega, vega-lite and vega-embed)."""
+    import re
+    import subprocess
+
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    charted = {f for entry in spec["plots"] if isinstance(entry, dict)
+               for chart in entry.values() for f in chart.get("y", {})}  # fmt: skip
+    stage_plots = [next(iter(p)) if isinstance(p, dict) else p
+                   for stage in spec["stages"].values() for p in stage.get("plots", [])]  # fmt: skip
+    assert not {p.replace("${paths.plots}", "plots") for p in stage_plots} & charted
+    template = (ROOT / "plots" / "offline.html").read_text()
+    assert "{plot_divs}" in template and not re.search(r"<script[^>]+src=", template)
+    result = subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path / "out")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert not re.search(r"<script[^>]*\ssrc=", page)  # nothing fetched
+    images = re.findall(r'<img src="(static/[^"]+)"', page)
+    assert len(images) == len(set(images)) == 4
+    assert page.count("vegaEmbed('#") == len(spec["plots"])
