@@ -166,6 +166,16 @@ class ClassifierConfig:
 
 
 @dataclass
+class UtilityConfig:
+    """What generated images are worth to a classifier (pipeline.evaluation.utility)."""
+
+    enabled: bool = setting()
+    real_fraction: float = setting(gt=0, le=1)  # of each class of the training split
+    generated_per_class: int = setting(ge=1)
+    steps: int = setting(ge=1)  # training batches of each of the three classifiers
+
+
+@dataclass
 class EvaluationConfig:
     num_generated: int = setting(ge=2)
     num_real: int = setting(ge=2)  # from the test split
@@ -175,6 +185,7 @@ class EvaluationConfig:
     memorisation_samples: int = setting(ge=1)
     seed: int = setting(ge=0)  # of the noise behind the generated set
     classifier: ClassifierConfig = section(ClassifierConfig)
+    utility: UtilityConfig = section(UtilityConfig)
 
 
 @dataclass

@@ -56,6 +56,7 @@ def render(card: CardInputs) -> str:
         *_scores(e, card.comparison),
         *_per_class(e, card.comparison),
         *_memorisation(e, card.comparison),
+        *_utility(e),
         *_limits(e, card.data_meta),
         *_how_to_use(card),
     ]
@@ -179,6 +180,22 @@ def _memorisation(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[s
         f"image {e.get('nn_distance_generated_min', 0):.2f}. "
         "`evaluation/nearest_neighbours.png` shows the closest pairs. Against the champion "
         f"(higher is better): {_versus(comparison.get('memorisation_ratio', {}))}.",
+        "",
+    ]
+
+
+def _utility(e: Mapping[str, Any]) -> list[str]:
+    if "utility_real" not in e:
+        return []
+    real, augmented, synthetic = (e[f"utility_{k}"] for k in ("real", "augmented", "synthetic"))
+    helps = "helps" if augmented > real else "does not help"
+    return [
+        "## What the generated images are worth",
+        "",
+        "Accuracy on the real test split of the feature classifier's architecture trained on "
+        "a small real subset, on the same plus generated images, and on generated images only "
+        f"(the Classification Accuracy Score): {real:.3f}, {augmented:.3f}, {synthetic:.3f}. "
+        f"Added to little real data, this generator's images {helps} a classifier.",
         "",
     ]
 

@@ -37,8 +37,10 @@ def main() -> None:
             scripts.append(f"<!-- {package} (BSD-3-Clause), from the npm registry -->\n"
                            f"<script>{code}</script>")  # fmt: skip
     page = (
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>DVC plots</title>\n"
-        "{refresh_tag}\n" + "\n".join(scripts) + "\n</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>DVC plots</title>\n'
+        "{refresh_tag}\n"
+        + "\n".join(scripts)
+        + "\n</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
     )
     OUT.parent.mkdir(exist_ok=True)
     tmp_out = OUT.with_suffix(".tmp")

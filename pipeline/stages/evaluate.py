@@ -6,6 +6,7 @@ MLflow run that trained the generator, so runs compare side by side in the MLflo
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import numpy as np
@@ -24,6 +25,7 @@ from pipeline.evaluation.run import (
     save_sample_pictures,
     write_class_histogram,
 )
+from pipeline.evaluation.utility import downstream_utility
 from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.io import atomic_path, check_writable, sha256_file, write_json
 from pipeline.tracking import runs as tracking
@@ -70,6 +72,16 @@ def evaluate(cfg: DictConfig) -> float:
         )
         result.update(scores)
         evaluation.features.update(class_features)
+        if e.utility.enabled:
+            started = time.perf_counter()
+            result.update(downstream_utility(
+                generator, (train_images, data.labels("train")), test, classes, e.utility,
+                e.classifier, e.seed,
+            ))  # fmt: skip
+            result["utility_seconds"] = time.perf_counter() - started
+    elif cfg.evaluation.utility.enabled:
+        print("evaluation.utility: skipped, the generator is unconditional (its images have no "
+              "labels to train a classifier on)")  # fmt: skip
     result["generator_sha256"] = generator_sha256
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
@@ -108,6 +120,14 @@ def evaluate(cfg: DictConfig) -> float:
         f"{len(data.meta['class_names'])}; {result['eval_seconds']:.1f}s for "
         f"{cfg.evaluation.num_generated} generated images"
         + (f"; label accuracy {result['label_accuracy']:.3f}" if "label_accuracy" in result else "")
+        + (
+            f"; a classifier on {cfg.evaluation.utility.real_fraction:.0%} of the real data "
+            f"scores {result['utility_real']:.3f}, with generated images "
+            f"{result['utility_augmented']:.3f}, on generated images only "
+            f"{result['utility_synthetic']:.3f}"
+            if "utility_real" in result
+            else ""
+        )
     )
     return float(result["fid"])
 
