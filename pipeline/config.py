@@ -238,6 +238,10 @@ class GenerateConfig:
     output: str | None = setting()  # null: generated/samples.png, generated/samples/, .npz
     # A conditional generator's class: its name ("Sneaker") or number; null: every class in turn
     label: str | None = setting()
+    truncation: float = setting(gt=0, le=1)  # noise scaled towards the mean: fidelity for variety
+    mode: str = setting(choices=("samples", "classes", "interpolate"))
+    walks: int = setting(ge=1)  # interpolate: walks between seeds seed, seed + 1, ...
+    walk_steps: int = setting(ge=2)  # interpolate: images along each walk
 
 
 @dataclass

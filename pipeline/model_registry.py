@@ -60,6 +60,19 @@ class Decision:
     # metric -> the challenger-vs-champion difference and its interval, when one was computed
     comparison: dict[str, Any] = field(default_factory=dict)
 
+    def record(self, fid: float, promotion: str) -> dict[str, Any]:
+        """metrics/register.json."""
+        return {
+            "model_name": self.model_name,
+            "version": int(self.version),
+            "fid": fid,
+            "decision": self.alias,
+            "reason": self.reason,
+            "promotion": promotion,
+            # challenger - champion of each score compared, with its bootstrap interval
+            "comparison": self.comparison,
+        }
+
 
 def registered_name(chosen: str | None, data_title: str | None, where: str) -> str:
     """``registry.model_name`` when set, else "<title>-generator" for the data the generator was
@@ -135,6 +148,7 @@ def log_and_register(
                 ColSpec(AnyType(), "num_images"),
                 ColSpec(AnyType(), "seed"),
                 ColSpec(AnyType(), "label", required=False),
+                ColSpec(AnyType(), "truncation", required=False),
             ]
         ),
         outputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),

@@ -133,3 +133,23 @@ def training_curves_figure(rows: Sequence[dict[str, float]]):
     acc_ax.legend()
     fig.tight_layout()
     return fig
+
+
+def write_images(images: np.ndarray, output, fmt: str) -> None:
+    """images (NHWC float32 in [-1, 1]) as a PNG grid, an .npz (uint8 and float) or a folder of
+    PNGs, written whole or not at all."""
+    from pipeline.io import atomic_dir, atomic_path
+
+    if fmt == "grid":
+        save_png(image_grid(images), output)
+    elif fmt == "npz":
+        with atomic_path(output) as tmp:
+            np.savez_compressed(tmp, images=to_uint8(images), images_float=images)
+    else:
+        from PIL import Image
+
+        with atomic_dir(output) as tmp:
+            for i, image in enumerate(to_uint8(images)):
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                    tmp / f"{i:05d}.png"
+                )

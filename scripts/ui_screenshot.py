@@ -1,7 +1,12 @@
-"""A picture of the MLflow UI comparing the children of the newest sweep, for the README.
+"""Pictures of the MLflow UI for the docs: the compare view of the newest sweep's children, a
+model version's page (its model card), or the run of a version (overview or model metrics).
 
     python -m pipeline.tune -m experiment=smoke training.generator_lr=1e-4,2e-4
     python scripts/ui_screenshot.py --store sqlite:///mlflow.db --out docs/mlflow-compare.png
+    python scripts/ui_screenshot.py --view version --model fashion_mnist-generator --version 1 \
+        --out docs/images/model-version.png
+    python scripts/ui_screenshot.py --view run-metrics --model fashion_mnist-generator \
+        --version 1 --out docs/images/run-samples.png
 
 Starts `mlflow server` on the store (127.0.0.1, a free port), opens the compare view of the
 newest sweep's child runs in headless Chromium (Debian: `apt-get install chromium`), saves the
@@ -32,7 +37,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="sqlite:///mlflow.db")
     parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
-    parser.add_argument("--view", choices=("compare", "parent"), default="compare")
+    parser.add_argument(
+        "--view", choices=("compare", "parent", "version", "run", "run-metrics"), default="compare"
+    )
+    parser.add_argument("--model", default="fashion_mnist-generator")
+    parser.add_argument("--version", default="1")
     parser.add_argument("--size", default="1600,1100")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -50,19 +59,36 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    parents = client.search_runs(
-        [experiment.experiment_id], "tags.sweep = 'hydra'", order_by=["attributes.start_time DESC"]
-    )
-    if not parents:
-        print(
-            "error: no sweep in the store\n  fix: run python -m pipeline.tune -m ...",
-            file=sys.stderr,
+    if args.view in ("version", "run", "run-metrics"):
+        version = client.get_model_version(args.model, args.version)
+        route = {
+            "version": f"models/{args.model}/versions/{args.version}",
+            "run": f"experiments/{experiment.experiment_id}/runs/{version.run_id}",
+            "run-metrics": f"experiments/{experiment.experiment_id}/runs/{version.run_id}"
+            "/model-metrics",
+        }[args.view]
+    else:
+        parents = client.search_runs(
+            [experiment.experiment_id],
+            "tags.sweep = 'hydra'",
+            order_by=["attributes.start_time DESC"],
         )
-        return 2
-    parent = parents[0]
-    children = client.search_runs(
-        [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
-    )
+        if not parents:
+            print(
+                "error: no sweep in the store\n  fix: run python -m pipeline.tune -m ...",
+                file=sys.stderr,
+            )
+            return 2
+        parent = parents[0]
+        children = client.search_runs(
+            [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+        )
+        if args.view == "compare":
+            runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
+            exps = urllib.parse.quote(json.dumps([experiment.experiment_id]))
+            route = f"compare-runs?runs={runs}&experiments={exps}"
+        else:
+            route = f"experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -77,12 +103,7 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.5)
-        if args.view == "compare":
-            runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
-            exps = urllib.parse.quote(json.dumps([experiment.experiment_id]))
-            url = f"{base}/#/compare-runs?runs={runs}&experiments={exps}"
-        else:
-            url = f"{base}/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        url = f"{base}/#/{route}"
         args.out.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.data.prepared import normalize
+from pipeline.data.prepared import PreparedData, normalize
 from pipeline.evaluation import report
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.io import atomic_path, read_json, write_json
@@ -86,6 +86,63 @@ def evaluate_generator(
         "generated_nn": memo.fake_distances,
     }
     return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo, features)
+
+
+def add_conditional_scores(
+    evaluation: Evaluation,
+    generator: Any,
+    extractor: FeatureExtractor,
+    data: PreparedData,
+    settings: Mapping[str, Any],
+) -> np.ndarray | None:
+    """For a conditional generator: per-class FID and label accuracy (and the features behind
+    them) and, when `evaluation.utility` is on, the downstream utility, into ``evaluation``;
+    returns the labelled class sheet. An unconditional generator gets None (and one line, when
+    utility was asked for: its images have no labels to train on)."""
+    from pipeline.evaluation.utility import downstream_utility
+    from pipeline.gan.sampling import num_classes
+
+    classes, e = num_classes(generator), settings
+    if not classes:
+        if e["utility"]["enabled"]:
+            print("evaluation.utility: skipped, the generator is unconditional (its images have "
+                  "no labels to train a classifier on)")  # fmt: skip
+        return None
+    names = list(data.meta["class_names"])
+    test = (data.images("test"), data.labels("test"))
+    per_class = max(e["num_generated"] // classes, 2)
+    scores, class_features = per_class_scores(generator, extractor, *test, names, per_class,
+                                              e["seed"], e["batch_size"])  # fmt: skip
+    evaluation.result.update(scores)
+    evaluation.features.update(class_features)
+    if e["utility"]["enabled"]:
+        started = time.perf_counter()
+        train = (data.images("train"), data.labels("train"))
+        evaluation.result.update(downstream_utility(
+            generator, train, test, classes, e["utility"], e["classifier"], e["seed"]
+        ))  # fmt: skip
+        evaluation.result["utility_seconds"] = time.perf_counter() - started
+    return class_samples(generator, names, 10, e["seed"])
+
+
+def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes: int) -> str:
+    """What evaluate prints: the scores a person looks at first."""
+    line = (
+        f"FID {result['fid']:.2f} (real-vs-real floor {result['floor']['fid']:.2f}), "
+        f"KID {result['kid_mean']:.4f}, precision {result['precision']:.3f}, "
+        f"recall {result['recall']:.3f}, classes covered {result['classes_covered']}/{classes}; "
+        f"{result['eval_seconds']:.1f}s for {settings['num_generated']} generated images"
+    )
+    if "label_accuracy" in result:
+        line += f"; label accuracy {result['label_accuracy']:.3f}"
+    if "utility_real" in result:
+        line += (
+            f"; a classifier on {settings['utility']['real_fraction']:.0%} of the real data "
+            f"scores {result['utility_real']:.3f}, with generated images "
+            f"{result['utility_augmented']:.3f}, on generated images only "
+            f"{result['utility_synthetic']:.3f} ({result['utility_seconds']:.0f}s)"
+        )
+    return line
 
 
 def per_class_scores(

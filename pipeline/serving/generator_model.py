@@ -52,22 +52,23 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             raise _bad_request("send at least one row with num_images and seed")
         # Every row is checked before any image is made: a bad last row costs nothing.
         requests = [self._checked(row) for row in rows]
-        total = sum(n for n, _, _ in requests)
+        total = sum(request[0] for request in requests)
         if total > self.max_images:
             raise _bad_request(
                 f"at most {self.max_images} images per request (asked for {total} in all)"
             )
         return np.concatenate([self._generate(*request) for request in requests])
 
-    def _checked(self, row) -> tuple[int, int, int | None]:
+    def _checked(self, row) -> tuple[int, int, int | None, float]:
         num_images = _integer(row.get("num_images"), "num_images", 1, self.max_images)
         seed = _integer(row.get("seed"), "seed", 0, 2**63 - 1)
+        truncation = _truncation(row.get("truncation"))
         label = row.get("label")
-        if label is None or (isinstance(label, float) and np.isnan(label)):
-            return num_images, seed, None  # no label (JSON null): every class in turn
+        if _missing(label):
+            return num_images, seed, None, truncation  # no label: every class in turn
         if not self.num_classes:
             raise _bad_request("this generator is unconditional: leave out 'label'")
-        return num_images, seed, self._label(label)
+        return num_images, seed, self._label(label), truncation
 
     def _label(self, value) -> int:
         """A class number, or a class name (or a number written as text, as a command line
@@ -85,9 +86,11 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
                 raise _bad_request(f"label {value!r} is not a class; the classes are: {classes}")
         return _integer(value, "label", 0, self.num_classes - 1, "a class number or name")
 
-    def _generate(self, num_images: int, seed: int, label: int | None) -> np.ndarray:
+    def _generate(
+        self, num_images: int, seed: int, label: int | None, truncation: float
+    ) -> np.ndarray:
         noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
-        noise = noise.astype("float32")
+        noise = (truncation * noise).astype("float32")
         if self.num_classes:
             labels = (
                 np.full(num_images, label, "int32")
@@ -98,6 +101,20 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         else:
             images = self.generator(noise, training=False)
         return np.asarray(images, dtype=np.float32)
+
+
+def _missing(value) -> bool:
+    """Left out: absent, JSON null, or the NaN a DataFrame fills a missing cell with."""
+    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+
+
+def _truncation(value) -> float:
+    if _missing(value):
+        return 1.0
+    number = float(value) if isinstance(value, int | float | np.number) else None
+    if number is None or isinstance(value, bool) or not 0 < number <= 1:
+        raise _bad_request(f"truncation must be a number in (0, 1] (got {value!r})")
+    return number
 
 
 def _integer(value, name: str, low: int, high: int, what: str = "an integer") -> int:

@@ -6,7 +6,6 @@ MLflow run that trained the generator, so runs compare side by side in the MLflo
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 import numpy as np
@@ -19,14 +18,14 @@ from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingCo
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import (
-    class_samples,
+    add_conditional_scores,
     evaluate_generator,
-    per_class_scores,
     save_sample_pictures,
+    summary_line,
     write_class_histogram,
 )
-from pipeline.evaluation.utility import downstream_utility
-from pipeline.gan.sampling import latent_dim, num_classes, sample
+from pipeline.explore import save_walks
+from pipeline.gan.sampling import latent_dim, sample
 from pipeline.io import atomic_path, check_writable, sha256_file, write_json
 from pipeline.tracking import runs as tracking
 
@@ -60,28 +59,8 @@ def evaluate(cfg: DictConfig) -> float:
         cfg.evaluation,
         out.cache / "eval",
     )
+    sheet = add_conditional_scores(evaluation, generator, extractor, data, cfg.evaluation)
     result = evaluation.result
-    classes = num_classes(generator)
-    names = list(data.meta["class_names"])
-    if classes:  # a conditional generator: per-class FID and label accuracy
-        per_class = max(cfg.evaluation.num_generated // classes, 2)
-        test = (data.images("test"), data.labels("test"))
-        e = cfg.evaluation
-        scores, class_features = per_class_scores(
-            generator, extractor, *test, names, per_class, e.seed, e.batch_size
-        )
-        result.update(scores)
-        evaluation.features.update(class_features)
-        if e.utility.enabled:
-            started = time.perf_counter()
-            result.update(downstream_utility(
-                generator, (train_images, data.labels("train")), test, classes, e.utility,
-                e.classifier, e.seed,
-            ))  # fmt: skip
-            result["utility_seconds"] = time.perf_counter() - started
-    elif cfg.evaluation.utility.enabled:
-        print("evaluation.utility: skipped, the generator is unconditional (its images have no "
-              "labels to train a classifier on)")  # fmt: skip
     result["generator_sha256"] = generator_sha256
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
@@ -96,7 +75,6 @@ def evaluate(cfg: DictConfig) -> float:
         evaluation.class_counts,
         evaluation.floor_class_counts,
     )
-    sheet = class_samples(generator, names, 10, cfg.evaluation.seed) if classes else None
     save_sample_pictures(
         evaluation,
         train_images,
@@ -104,6 +82,9 @@ def evaluate(cfg: DictConfig) -> float:
         out.plot(artifacts.NEAREST_NEIGHBOURS),
         sheet,
     )
+    seed, names = cfg.evaluation.seed, list(data.meta["class_names"]) if sheet is not None else []
+    walks = save_walks(generator, [seed, seed + 1, seed + 2, seed + 3], 10,
+                       out.cache / "eval" / "interpolation.png", names)  # fmt: skip
     # The features scored travel with the run: register compares a challenger with the
     # champion on them (a bootstrap interval of the difference), long after this evaluation.
     features = out.cache / "eval" / artifacts.EVAL_FEATURES
@@ -111,24 +92,9 @@ def evaluate(cfg: DictConfig) -> float:
         np.savez(tmp, **cast(dict[str, Any], evaluation.features))
     tracking.log_evaluation(
         cfg.tracking, artifacts.train_run_id(out), result,
-        [*(out.plot(name) for name in PLOTS), features],
+        [*(out.plot(name) for name in PLOTS), features, *walks],
     )  # fmt: skip
-    print(
-        f"FID {result['fid']:.2f} (real-vs-real floor {result['floor']['fid']:.2f}), "
-        f"KID {result['kid_mean']:.4f}, precision {result['precision']:.3f}, "
-        f"recall {result['recall']:.3f}, classes covered {result['classes_covered']}/"
-        f"{len(data.meta['class_names'])}; {result['eval_seconds']:.1f}s for "
-        f"{cfg.evaluation.num_generated} generated images"
-        + (f"; label accuracy {result['label_accuracy']:.3f}" if "label_accuracy" in result else "")
-        + (
-            f"; a classifier on {cfg.evaluation.utility.real_fraction:.0%} of the real data "
-            f"scores {result['utility_real']:.3f}, with generated images "
-            f"{result['utility_augmented']:.3f}, on generated images only "
-            f"{result['utility_synthetic']:.3f}"
-            if "utility_real" in result
-            else ""
-        )
-    )
+    print(summary_line(result, cfg.evaluation, len(data.meta["class_names"])))
     return float(result["fid"])
 
 

@@ -5,11 +5,15 @@ of PNGs, or an .npz, e.g. synthetic data for augmentation.
     python -m pipeline.stages.generate generate.model_uri=models:/fashion_mnist-generator/3
     python -m pipeline.stages.generate generate.label=7         # one class, by number
     python -m pipeline.stages.generate generate.label=Sneaker   # or by name
+    python -m pipeline.stages.generate generate.truncation=0.7  # nearer the typical image
+    python -m pipeline.stages.generate generate.mode=classes    # a sheet, one class a row
+    python -m pipeline.stages.generate generate.mode=interpolate  # latent walks: PNG and GIF
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -22,10 +26,11 @@ from pipeline.cli import entrypoint
 from pipeline.config import GenerateConfig, RegistryConfig, Section, TrackingConfig
 from pipeline.data.prepared import META_FILE
 from pipeline.errors import PipelineError
-from pipeline.io import atomic_dir, atomic_path, read_json
+from pipeline.explore import class_sheet_picture, save_walks, served_generator
+from pipeline.io import read_json
 from pipeline.model_registry import registered_name
 from pipeline.tracking import runs as tracking
-from pipeline.viz import image_grid, save_png, to_uint8
+from pipeline.viz import save_png, write_images
 
 SECTIONS: dict[str, Section] = {
     "generate": GenerateConfig,
@@ -49,7 +54,6 @@ def champion_name(cfg: DictConfig) -> str:
 def generate(cfg: DictConfig) -> Path:
     g = cfg.generate
     uri = g.model_uri or f"models:/{champion_name(cfg)}@champion"
-    output = Path(g.output or DEFAULT_OUTPUTS[g.format])
     tracking.configure(cfg.tracking)
     try:
         model = mlflow.pyfunc.load_model(uri)
@@ -58,12 +62,19 @@ def generate(cfg: DictConfig) -> Path:
             f"cannot load the model {uri}: {getattr(e, 'message', e)}",
             "run `dvc repro` so that register names a champion, or set generate.model_uri",
         ) from None
+    if g.mode == "interpolate":
+        return interpolate(model, g, uri)
+    if g.mode == "classes":
+        return class_sheet(model, g, uri)
+    output = Path(g.output or DEFAULT_OUTPUTS[g.format])
     # One request may ask for at most the model's max_images; larger sets take several, each
     # with its own seed (seed, seed + 1, ...), so the same settings give the same images.
     chunk = int((model.model_config or {}).get("max_images", cfg.registry.max_images))
     chunks = []
     for i, start in enumerate(range(0, g.num_images, chunk)):
         row = {"num_images": [min(chunk, g.num_images - start)], "seed": [g.seed + i]}
+        if g.truncation != 1:
+            row["truncation"] = [g.truncation]
         if g.label is not None:
             row["label"] = [g.label]
         request = pd.DataFrame(row)
@@ -79,21 +90,27 @@ def generate(cfg: DictConfig) -> Path:
     return output
 
 
-def write_images(images: np.ndarray, output: Path, fmt: str) -> None:
-    """images: NHWC float32 in [-1, 1]."""
-    if fmt == "grid":
-        save_png(image_grid(images), output)
-    elif fmt == "npz":
-        with atomic_path(output) as tmp:
-            np.savez_compressed(tmp, images=to_uint8(images), images_float=images)
-    else:
-        from PIL import Image
+def interpolate(model: Any, g: DictConfig, uri: str) -> Path:
+    """Latent walks between the seeds' noise: a labelled grid (a row a walk; a conditional
+    generator walks once in each class) and a GIF that plays the walks together."""
+    generator = served_generator(model, uri, "interpolate")
+    seeds = list(range(g.seed, g.seed + g.walks + 1))
+    classes = list((model.model_config or {}).get("class_names") or [])
+    output = Path(g.output or "generated/interpolation.png")
+    grid, gif = save_walks(generator, seeds, g.walk_steps, output, classes, g.truncation)
+    print(f"wrote latent walks from {uri} to {grid} and {gif}")
+    return grid
 
-        with atomic_dir(output) as tmp:
-            for i, image in enumerate(to_uint8(images)):
-                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
-                    tmp / f"{i:05d}.png"
-                )
+
+def class_sheet(model: Any, g: DictConfig, uri: str) -> Path:
+    """A labelled sheet: ``num_images`` images of each class (at most 20), a row a class."""
+    generator = served_generator(model, uri, "classes")
+    classes = list((model.model_config or {}).get("class_names") or [])
+    output = Path(g.output or "generated/classes.png")
+    save_png(class_sheet_picture(generator, classes, min(g.num_images, 20), g.seed,
+                                 g.truncation, uri), output)  # fmt: skip
+    print(f"wrote a sheet of every class from {uri} to {output}")
+    return output
 
 
 main = entrypoint(generate, SECTIONS)

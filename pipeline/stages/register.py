@@ -55,16 +55,7 @@ def register(cfg: DictConfig) -> str:
         tmp.write_text(card)
     write_json(
         out.metric(artifacts.REGISTER_METRICS),
-        {
-            "model_name": decision.model_name,
-            "version": int(decision.version),
-            "fid": float(evaluation["fid"]),
-            "decision": decision.alias,
-            "reason": decision.reason,
-            "promotion": cfg.registry.promotion,
-            # challenger - champion for FID and KID, with the bootstrap interval (significant)
-            "comparison": decision.comparison,
-        },
+        decision.record(float(evaluation["fid"]), cfg.registry.promotion),
     )
     print(f"{decision.model_name} v{decision.version} is {decision.alias}: {decision.reason}")
     return decision.alias

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -188,6 +189,41 @@ def test_conditional_champion_takes_a_label(tmp_path, store, smoke_cfg, conditio
             model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [label]}))
     with pytest.raises(MlflowException, match=r"label must be a class number .* \(got 2.5\)"):
         model.predict(pd.DataFrame({"num_images": [2], "seed": [1], "label": [2.5]}))
+
+
+def test_exploring_a_conditional_champion(tmp_path, store, smoke_cfg, conditional_generator_file,
+                                         monkeypatch):  # fmt: skip
+    """truncation scales the noise towards its mean in the served model and in generate;
+    generate.mode=classes writes a labelled sheet, mode=interpolate a grid of walks (a row a
+    class) and a GIF that plays them; a truncation out of (0, 1] is a 400."""
+    import keras
+    from PIL import Image
+
+    from pipeline.stages.generate import generate
+
+    cfg, _ = trained(tmp_path, smoke_cfg, conditional_generator_file, 10.0, "P1", "explore")
+    register(cfg)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    half = model.predict(pd.DataFrame({"num_images": [4], "seed": [3], "label": [2],
+                                       "truncation": [0.5]}))  # fmt: skip
+    generator = keras.saving.load_model(conditional_generator_file, compile=False)
+    z = 0.5 * np.random.default_rng(3).standard_normal((4, 8))
+    expected = generator([z.astype("float32"), np.full(4, 2, "int32")], training=False)
+    np.testing.assert_allclose(half, np.asarray(expected), atol=1e-6)
+    for bad in (0, 1.5, "x"):
+        with pytest.raises(MlflowException, match=r"truncation must be a number in \(0, 1\]"):
+            model.predict(pd.DataFrame({"num_images": [1], "seed": [0], "truncation": [bad]}))
+
+    monkeypatch.chdir(tmp_path)
+    cfg.generate.mode, cfg.generate.num_images = "classes", 3
+    sheet = Image.open(generate(cfg))
+    assert sheet.height > 10 * 64  # ten rows of tiles scaled up from 28 pixels
+    cfg.generate.mode, cfg.generate.walks, cfg.generate.walk_steps = "interpolate", 2, 5
+    cfg.generate.truncation = 0.8
+    grid = generate(cfg)
+    assert grid == Path("generated/interpolation.png") and grid.is_file()
+    gif = Image.open(grid.with_suffix(".gif"))
+    assert gif.n_frames == 8  # five steps there, three back (the ends once)
 
 
 @pytest.mark.faults
