@@ -59,6 +59,7 @@ class Decision:
     reason: str
     # metric -> the challenger-vs-champion difference and its interval, when one was computed
     comparison: dict[str, Any] = field(default_factory=dict)
+    champion_version: str | None = None  # the champion when the decision was made, if any
 
     def record(self, fid: float, promotion: str) -> dict[str, Any]:
         """metrics/register.json."""
@@ -69,6 +70,7 @@ class Decision:
             "decision": self.alias,
             "reason": self.reason,
             "promotion": promotion,
+            "champion_version": int(self.champion_version) if self.champion_version else None,
             # challenger - champion of each score compared, with its bootstrap interval
             "comparison": self.comparison,
         }
@@ -101,6 +103,10 @@ def register_generator(
     version = version_of_run(client, name, run_id) or log_and_register(
         client, name, run_id, generator_file, evaluation, max_images
     )
+    try:  # the champion compared with, before the decision may move the alias
+        previous: str | None = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        previous = None
     alias, reason, comparison = decide(
         client, name, version.version, run_id, fid, protocol_key, promotion,
         list(evaluation.get("class_names") or []),
@@ -110,7 +116,7 @@ def register_generator(
         client.set_model_version_tag(name, version.version, key, value)
         client.set_tag(run_id, f"registry.{key}", value)
     client.set_tag(run_id, "registry.version", version.version)
-    return Decision(name, str(version.version), alias, reason, comparison)
+    return Decision(name, str(version.version), alias, reason, comparison, previous)
 
 
 def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:

@@ -131,6 +131,7 @@ def report(repo: Path, base: str | None, base_why: str, run_url: str | None = No
             f"{decision['decision']}**{' (registered as the new champion)' if won else ''}: "
             f"{decision['reason']}."
         )
+        lines += decision_details(repo, decision)
     else:
         lines.append("**No decision**: the register stage did not run (see the job's log).")
     lines.append(f"\nCompared with {base_why}.")
@@ -144,6 +145,83 @@ def report(repo: Path, base: str | None, base_why: str, run_url: str | None = No
             f"\n### Samples\n\nThe new generator's fixed-noise grid: `plots/samples.png` in {where}."
         )
     return "\n".join(lines) + "\n"
+
+
+def decision_details(repo: Path, decision: dict) -> list[str]:
+    """The FID difference with its interval, the per-class table, and the side-by-side sheet."""
+    comparison = decision.get("comparison") or {}
+    lines = []
+    fid = comparison.get("fid")
+    if fid:
+        lines.append(
+            f"\nFID {fid['challenger']:.3f} against the champion's {fid['champion']:.3f}: "
+            f"difference {fid['difference']:+.3f}, {fid['confidence']:.0%} interval "
+            f"[{fid['low']:+.3f}, {fid['high']:+.3f}] (lower is better; "
+            f"rule `{decision.get('promotion', '?')}`)."
+        )
+    per_class_file = repo / "metrics" / "eval_per_class.json"
+    per_class = json.loads(per_class_file.read_text()).get("per_class", {}) if (
+        per_class_file.is_file()) else {}  # fmt: skip
+    versus = comparison.get("per_class_fid", {})
+    if per_class:
+        lines += ["\n### Per class\n",
+                  "| class | FID | champion's FID | difference (interval) | label accuracy | |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, scores in per_class.items():
+            d = versus.get(name)
+            fid_text = "n/a" if scores.get("fid") is None else f"{scores['fid']:.3f}"
+            if d:
+                interval = f"{d['difference']:+.3f}" + (
+                    f" [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("samples") else "")  # fmt: skip
+                flag = "**worse beyond noise**" if d["worse"] else ""
+                champion = f"{d['champion']:.3f}"
+            else:
+                interval, flag, champion = "not compared", "", "n/a"
+            lines.append(f"| {name} | {fid_text} | {champion} | {interval} | "
+                         f"{scores.get('accuracy', float('nan')):.3f} | {flag} |")  # fmt: skip
+    sheet = side_by_side(repo, decision)
+    if sheet:
+        lines.append(f"\nPer-class samples, champion and challenger side by side: `{sheet}`.")
+    return lines
+
+
+def side_by_side(repo: Path, decision: dict) -> str | None:
+    """plots/champion_vs_challenger.png: the champion's per-class sheet (from its MLflow run)
+    beside the new generator's, each headed; None when either is missing."""
+    ours = repo / "plots" / "eval_samples.png"
+    version = decision.get("champion_version")
+    if not ours.is_file() or not version or int(version) == int(decision["version"]):
+        return None
+    try:
+        import tempfile
+
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+        from PIL import Image, ImageDraw
+
+        client = MlflowClient()
+        run_id = client.get_model_version(decision["model_name"], str(version)).run_id
+        with tempfile.TemporaryDirectory() as tmp:
+            theirs = Image.open(client.download_artifacts(
+                run_id, "evaluation/eval_samples.png", tmp)).convert("RGB")  # fmt: skip
+            mine = Image.open(ours).convert("RGB")
+            head = 30
+            sheet = Image.new("RGB", (theirs.width + mine.width + 20,
+                                      head + max(theirs.height, mine.height)), "white")  # fmt: skip
+            sheet.paste(theirs, (0, head))
+            sheet.paste(mine, (theirs.width + 20, head))
+            draw = ImageDraw.Draw(sheet)
+            draw.text((theirs.width / 2, head / 2), f"champion v{version}", fill="black",
+                      anchor="mm")  # fmt: skip
+            draw.text((theirs.width + 20 + mine.width / 2, head / 2),
+                      f"challenger v{decision['version']} ({decision['decision']} now)",
+                      fill="black", anchor="mm")  # fmt: skip
+            out = repo / "plots" / "champion_vs_challenger.png"
+            sheet.save(out)
+    except (ImportError, MlflowException, OSError) as e:
+        print(f"note: no side-by-side samples ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    return "plots/champion_vs_challenger.png"
 
 
 def write_outputs(text: str, summary: str | None, comment: str | None) -> None:

@@ -109,6 +109,52 @@ def test_the_baseline_is_the_champions_training_commit(history, store):
     assert base == first and why.startswith("the current champion's training commit")
 
 
+def test_the_report_shows_each_class_the_interval_and_both_generators_samples(history, store):
+    """With a champion in the registry: the FID difference with its interval, a per-class
+    table (Sandal flagged worse beyond noise) and plots/champion_vs_challenger.png, the
+    champion's sheet from its run beside the new one."""
+    import numpy as np
+    from PIL import Image
+
+    repo, _ = history
+    mlflow.set_experiment("gan-pipeline")
+    (repo / "champion").mkdir()
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(repo / "champion" / "eval_samples.png")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(repo / "champion" / "eval_samples.png"), "evaluation")
+    client = mlflow.MlflowClient()
+    client.create_registered_model("fashion_mnist-generator")
+    client.create_model_version("fashion_mnist-generator", f"runs:/{run.info.run_id}/x",
+                                run.info.run_id)  # fmt: skip
+    Image.fromarray(np.full((50, 70, 3), 255, np.uint8)).save(repo / "plots" / "eval_samples.png")
+    difference = lambda d, lo, hi, worse: {  # noqa: E731
+        "challenger": 5 + d, "champion": 5.0, "difference": d, "low": lo, "high": hi,
+        "confidence": 0.95, "samples": 50, "better": hi < 0, "worse": worse}  # fmt: skip
+    decision = {
+        "decision": "challenger", "model_name": "fashion_mnist-generator", "version": 2,
+        "champion_version": 1, "fid": 4.0, "promotion": "significant",
+        "reason": "better FID than champion v1 but refused: class Sandal FID ...",
+        "comparison": {"fid": difference(-1.0, -1.4, -0.6, False), "per_class_fid": {
+            "Sandal": difference(3.0, 2.1, 3.9, True), "Bag": difference(-0.5, -0.9, -0.1, False),
+        }},
+    }  # fmt: skip
+    (repo / "metrics" / "register.json").write_text(json.dumps(decision))
+    (repo / "metrics" / "eval_per_class.json").write_text(json.dumps({"per_class": {
+        "Sandal": {"fid": 8.0, "accuracy": 0.9}, "Bag": {"fid": 4.5, "accuracy": 0.99},
+        "Coat": {"fid": None, "accuracy": 0.7}}}))  # fmt: skip
+    text = ci_report.report(repo, None, "nothing")
+    assert "FID 4.000 against the champion's 5.000: difference -1.000, 95% interval " in text
+    assert (
+        "| Sandal | 8.000 | 5.000 | +3.000 [+2.100, +3.900] | 0.900 | **worse beyond noise** |"
+        in text
+    )
+    assert "| Bag | 4.500 | 5.000 | -0.500 [-0.900, -0.100] | 0.990 |  |" in text
+    assert "| Coat | n/a | n/a | not compared | 0.700 |  |" in text
+    side = Image.open(repo / "plots" / "champion_vs_challenger.png")
+    assert side.size == (80 + 70 + 20, 30 + 60)
+    assert "`plots/champion_vs_challenger.png`" in text
+
+
 @pytest.mark.faults
 @pytest.mark.parametrize(
     "overrides",
