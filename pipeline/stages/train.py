@@ -94,9 +94,9 @@ def train(
             out.plot(artifacts.TRAIN_QUALITY), result.probe_rows, QualityProbe.COLUMNS
         )
         samples = keras.ops.convert_to_numpy(sample(result.generator, result.fixed_noise))
-        title = f"generated after {result.steps:,} steps"
-        save_png(sample_sheet(samples, class_names, title), out.plot(artifacts.SAMPLES))
-        mlflow.log_artifact(str(out.plot(artifacts.SAMPLES)))
+        sheet = sample_sheet(samples, class_names, f"generated after {result.steps:,} steps")
+        save_png(sheet, out.plot(artifacts.SAMPLES))
+        mlflow.log_image(sheet, key="samples", step=result.steps)  # the UI's image chart
         if rows:
             figure = training_curves_figure(rows)
             mlflow.log_figure(figure, artifacts.TRAINING_CURVES)

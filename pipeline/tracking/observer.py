@@ -33,8 +33,11 @@ class MlflowObserver:
         self._send(lambda: mlflow.log_metrics(values, step=step))
 
     def on_samples(self, images: np.ndarray, step: int) -> None:
+        # Plain artifacts with readable names (samples/step_000500.png), one file each. The UI's
+        # image chart (key "samples") gets only the final sheet, from the train stage: a chart
+        # with one step opens on it, one with many opens on step 0, the noise.
         sheet = sample_sheet(images, self.class_names, f"step {step:,}")
-        self._send(lambda: mlflow.log_image(sheet, key="samples", step=step))
+        self._send(lambda: mlflow.log_image(sheet, artifact_file=f"samples/step_{step:06d}.png"))
 
     def on_warning(self, name: str, message: str, step: int) -> None:
         self._send(lambda: mlflow.set_tag(f"warning.{name}", f"step {step}: {message}"))

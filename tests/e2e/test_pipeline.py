@@ -85,7 +85,7 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
         history = client.get_metric_history(run_id, f"train/{key}")
         assert [m.step for m in history] == [2, 4, 6, 8], key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "samples.png", "training_curves.png", "images", "generator.keras",
+    assert {"config.yaml", "samples", "training_curves.png", "images", "generator.keras",
             "train.json"} <= artifacts  # fmt: skip
     # the summary is the run's description, not one-point metric curves
     assert "**Training summary**" in run.data.tags["mlflow.note.content"]
@@ -93,8 +93,11 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     assert run.data.tags["hardware"].startswith("CPU, ")
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    sample_steps = {a.path for a in client.list_artifacts(run_id, "images")}
-    assert len(sample_steps) >= 3 * 2, "grids at steps 0, 4 and 8 (image + compressed preview)"
+    history = {a.path for a in client.list_artifacts(run_id, "samples")}
+    assert history == {f"samples/step_{s:06d}.png" for s in (0, 4, 8)}, "readable, once each"
+    # The image chart gets the final sheet alone, so the UI opens on it (image + MLflow's preview)
+    charted = [a.path for a in client.list_artifacts(run_id, "images")]
+    assert all(path.startswith("images/samples+step+8+") for path in charted), charted
     import keras
 
     generator = keras.saving.load_model(client.download_artifacts(run_id, "generator.keras"))
