@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,11 @@ from pipeline.artifacts import EVAL_FEATURES, MODEL_CARD
 from pipeline.errors import PipelineError
 from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
 from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
+
+# Register's own output says what happened: not MLflow's "Validating input example" line, nor
+# a progress bar for each small file it downloads (the features compared).
+logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 SERVING_CODE = Path(__file__).resolve().parent / "serving" / "generator_model.py"
