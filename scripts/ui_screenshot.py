@@ -38,7 +38,9 @@ def main() -> int:
     parser.add_argument("--store", default="sqlite:///mlflow.db")
     parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
     parser.add_argument(
-        "--view", choices=("compare", "parent", "version", "run", "run-metrics"), default="compare"
+        "--view",
+        choices=("compare", "parent", "version", "run", "run-metrics", "experiment"),
+        default="compare",
     )
     parser.add_argument("--model", default="fashion_mnist-generator")
     parser.add_argument("--version", default="1")
@@ -59,7 +61,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    if args.view in ("version", "run", "run-metrics"):
+    if args.view == "experiment":
+        route = f"experiments/{experiment.experiment_id}"
+    elif args.view in ("version", "run", "run-metrics"):
         version = client.get_model_version(args.model, args.version)
         route = {
             "version": f"models/{args.model}/versions/{args.version}",
@@ -103,7 +107,10 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.5)
-        url = f"{base}/#/{route}"
+        # MLflow 3.17's UI picks its GenAI or model-training side from a toggle it keeps in the
+        # browser (GenAI in a fresh one), not from the experiment's mlflow.experimentKind tag;
+        # this parameter sets the toggle.
+        url = f"{base}/#/{route}{'&' if '?' in route else '?'}workflowType=machine_learning"
         args.out.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

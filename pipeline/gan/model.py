@@ -29,6 +29,7 @@ from pipeline.gan.replicas import per_replica, replica, replica_slice
 from pipeline.gan.streams import Streams
 
 TRACKED = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # every step; then terms, ADA
+ADA_TRACKED = ("aug_p", "ada_rt")  # with adaptive augmentation: its p and over-fitting signal
 
 
 class GAN(keras.Model):
@@ -130,13 +131,13 @@ class GAN(keras.Model):
         self.gan_loss = gan_loss
         self.loss_settings = dict(loss_settings or {})
         self.terms = {name: (t, dict(s)) for name, (t, s) in (terms or {}).items()}
-        clash = set(self.terms) & set(TRACKED)
+        ada = ADA_TRACKED if self.ada is not None else ()
+        clash = set(self.terms) & {*TRACKED, *ada}
         if clash:
             raise ValueError(f"term names clash with tracked values: {sorted(clash)}")
         if self.ema_decay > 0:
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.set_weights(self.generator.get_weights())
-        ada = ("aug_p", "ada_rt") if self.ada is not None else ()
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in (*TRACKED, *self.terms, *ada)
         }
@@ -315,7 +316,7 @@ class GAN(keras.Model):
         assert self.ada is not None and self.ada_state is not None
         state = self.ada.update(self.ada_state, real_logits, self.g_optimizer.iterations - 1)
         self.ada_state.assign(state)
-        for name, index in (("aug_p", adaptive.P), ("ada_rt", adaptive.LAST_RT)):
+        for name, index in zip(ADA_TRACKED, (adaptive.P, adaptive.LAST_RT), strict=True):
             self.trackers[name].update_state(state[index])
 
     def _generate(self, noise, labels, training=True):

@@ -72,8 +72,8 @@ def card_inputs(
     if prepare_report.is_file():  # images per class of the training split
         meta["class_counts"] = read_json(prepare_report).get("per_class", {}).get("train", {})
     generator = artifacts.load_keras_model(out.generator, "train")
-    logged = [f"{tracking.EVALUATION_DIR}/{name}" for name in
-              (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS)]  # fmt: skip
+    pictures = client.list_artifacts(run_id, tracking.EVALUATION_DIR)  # what evaluate logged
+    logged = sorted(a.path for a in pictures if a.path.endswith((".png", ".gif")))
     return model_card.CardInputs(
         model_name=decision.model_name,
         version=decision.version,
@@ -85,7 +85,7 @@ def card_inputs(
         decision=decision.alias,
         reason=decision.reason,
         comparison=decision.comparison,
-        artifacts=[*logged, artifacts.SAMPLES, artifacts.MODEL_CARD],
+        artifacts=[*logged, "samples/ (sheets during training)", artifacts.MODEL_CARD],
     )
 
 

@@ -96,7 +96,10 @@ def train(
         samples = keras.ops.convert_to_numpy(sample(result.generator, result.fixed_noise))
         sheet = sample_sheet(samples, class_names, f"generated after {result.steps:,} steps")
         save_png(sheet, out.plot(artifacts.SAMPLES))
-        mlflow.log_image(sheet, key="samples", step=result.steps)  # the UI's image chart
+        # The UI's image chart: "Samples/..." puts its section first on the Model metrics tab
+        # (upper case sorts before the lower-case eval/, floor/, train/), and one step makes
+        # it open on that step
+        mlflow.log_image(sheet, key="Samples/generated", step=result.steps)
         if rows:
             figure = training_curves_figure(rows)
             mlflow.log_figure(figure, artifacts.TRAINING_CURVES)

@@ -97,7 +97,9 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     assert history == {f"samples/step_{s:06d}.png" for s in (0, 4, 8)}, "readable, once each"
     # The image chart gets the final sheet alone, so the UI opens on it (image + MLflow's preview)
     charted = [a.path for a in client.list_artifacts(run_id, "images")]
-    assert all(path.startswith("images/samples+step+8+") for path in charted), charted
+    assert charted and all(p.startswith("images/Samples~generated+step+8+") for p in charted), (
+        charted
+    )
     import keras
 
     generator = keras.saving.load_model(client.download_artifacts(run_id, "generator.keras"))

@@ -302,3 +302,18 @@ def test_the_allocators_seeds_are_distinct_for_every_replica_phase_purpose_and_s
             for purpose in PURPOSES for step in range(4) for phase in range(phases)
             for replica in range(3)]  # fmt: skip
     assert len(keys) == len(set(keys))
+
+
+def test_a_term_named_like_a_tracked_value_is_refused():
+    """A regularizer term called "aug_p" would overwrite ADA's tracker of that name (and "d_loss"
+    the loss's): GAN.compile refuses both, naming the clash."""
+    from pipeline.gan.regularizers import REGULARIZERS
+
+    gan = gan_for(["training.ada_target=0.6"])
+    r1 = REGULARIZERS.get("r1")
+    for name in ("aug_p", "d_loss"):
+        with pytest.raises(
+            ValueError, match=f"term names clash with tracked values: \\['{name}'\\]"
+        ):
+            gan.compile(d_optimizer="adam", g_optimizer="adam", gan_loss=lambda *a: 0,
+                        terms={name: (r1, {"weight": 1.0})})  # fmt: skip
