@@ -188,7 +188,7 @@ def _utility(e: Mapping[str, Any]) -> list[str]:
     if "utility_real" not in e:
         return []
     real, augmented, synthetic = (e[f"utility_{k}"] for k in ("real", "augmented", "synthetic"))
-    helps = "helps" if augmented > real else "does not help"
+    helps = "help" if augmented > real else "do not help"
     return [
         "## What the generated images are worth",
         "",

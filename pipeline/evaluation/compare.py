@@ -60,6 +60,11 @@ class Difference:
         return {**asdict(self), "better": self.better, "worse": self.worse}
 
 
+def _resample(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """A bootstrap sample of ``x``: as many rows, drawn with replacement."""
+    return x[rng.integers(len(x), size=len(x))]
+
+
 def _fid(real: np.ndarray | m.GaussianStats, fake: np.ndarray) -> float:
     stats = real if isinstance(real, m.GaussianStats) else m.gaussian_stats(real)
     return m.frechet_distance(m.gaussian_stats(fake), stats)
@@ -92,9 +97,9 @@ def compare(
     draws: dict[str, list[float]] = {"fid": [], "kid": []}
     kid_points = []
     for _ in range(samples):
-        r = real[rng.integers(len(real), size=len(real))]
-        c = challenger[rng.integers(len(challenger), size=len(challenger))]
-        h = champion[rng.integers(len(champion), size=len(champion))]
+        r = _resample(rng, real)
+        c = _resample(rng, challenger)
+        h = _resample(rng, champion)
         real_stats = m.gaussian_stats(r)
         draws["fid"].append(_fid(real_stats, c) - _fid(real_stats, h))
         rk, ck, hk = r[:kid_size], c[:kid_size], h[:kid_size]  # already in random order
@@ -130,9 +135,9 @@ def compare_memorisation(
 
     values = []
     for _ in range(samples):
-        r = real_nn[rng.integers(len(real_nn), size=len(real_nn))]
-        c = challenger_nn[rng.integers(len(challenger_nn), size=len(challenger_nn))]
-        h = champion_nn[rng.integers(len(champion_nn), size=len(champion_nn))]
+        r = _resample(rng, real_nn)
+        c = _resample(rng, challenger_nn)
+        h = _resample(rng, champion_nn)
         values.append(ratio(c, r) - ratio(h, r))
     ours, theirs = ratio(challenger_nn, real_nn), ratio(champion_nn, real_nn)
     return _difference("memorisation_ratio", ours, theirs, values, confidence, higher=True)
@@ -161,11 +166,8 @@ def compare_classes(
             continue
         values = []
         for _ in range(samples):
-            stats = m.gaussian_stats(r[rng.integers(len(r), size=len(r))])
-            values.append(
-                _fid(stats, c[rng.integers(len(c), size=len(c))])
-                - _fid(stats, h[rng.integers(len(h), size=len(h))])
-            )
+            stats = m.gaussian_stats(_resample(rng, r))
+            values.append(_fid(stats, _resample(rng, c)) - _fid(stats, _resample(rng, h)))
         result[name] = _difference(f"{name} FID", ours, theirs, values, confidence)
     return result
 
