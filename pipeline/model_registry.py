@@ -307,6 +307,9 @@ def significant(
         )
         comparison["per_class_fid"] = {name: d.record() for name, d in classes.items()}
         vetoes += [f"class {d.summary()}" for d in classes.values() if d.worse]
+        too_few = [name for name in class_names if name not in classes]
+        if too_few:
+            unchecked.append(f"the FID of {', '.join(too_few)} (too few images for a FID)")
     elif "class_generated" in ours or "class_generated" in theirs:
         unchecked.append("per-class FID (one of the two is not class-conditional, or its "
                          "evaluation logged no per-class features)")  # fmt: skip

@@ -154,11 +154,15 @@ def compare_classes(
     """Per class (the keys of ``real``), the FID difference of the two generators' images of
     that class against the real test images of that class. Only classes where the challenger's
     FID is higher get an interval (the bootstrap costs about 15 ms a class and resample): a
-    class it scores better on cannot be worse beyond noise, and its interval is [d, d]."""
+    class it scores better on cannot be worse beyond noise, and its interval is [d, d]. A class
+    with no more images in one of the sets than the features have dimensions has no FID and is
+    left out of the result."""
     rng = np.random.default_rng(seed)
     result = {}
     for name, r in real.items():
         c, h = challenger[name], champion[name]
+        if min(len(r), len(c), len(h)) <= r.shape[1]:
+            continue
         ours, theirs = _fid(r, c), _fid(r, h)
         if ours <= theirs:
             d = ours - theirs

@@ -25,6 +25,7 @@ SMALL = [
     "evaluation.num_generated=60", "evaluation.num_real=60", "evaluation.batch_size=30",
     "evaluation.kid_subsets=5", "evaluation.kid_subset_size=20",
     "evaluation.memorisation_samples=8",
+    "evaluation.utility.generated_per_class=10", "evaluation.utility.steps=10",
 ]  # fmt: skip
 PER_CLASS = 30
 

@@ -248,7 +248,10 @@ def test_queued_experiments_run_two_at_a_time(reproduced):
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(3)
-    assert status.count("Success") == 2, status
+    failed = [line.split()[0] for line in status.splitlines() if line.endswith("Failed")]
+    logs = [run_command(["dvc", "queue", "logs", task], cwd=repo, env=queue_env).stdout[-3000:]
+            for task in failed]  # fmt: skip
+    assert status.count("Success") == 2, status + "\n".join(logs)
     shown = run_command(["dvc", "exp", "show", "--json"], cwd=repo, env=queue_env)
     experiments = {
         rev["name"]: rev["data"]

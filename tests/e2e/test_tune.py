@@ -83,7 +83,7 @@ def test_a_sweep_is_a_parent_run_naming_the_best_of_its_children(tmp_path, share
         # compare view: they are in the run's config.yaml.
         assert not [k for k in child.data.params if k.startswith(("paths.", "tracking."))]
         assert {k.split("/")[0] for k in child.data.metrics} == {
-            "train", "probe", "final", "eval", "floor"
+            "train", "probe", "eval", "floor"
         }  # fmt: skip
     assert parent.data.params["sweep.overrides"].startswith("experiment=smoke training.genera")
     assert parent.data.tags["sweep.swept"] == "training.generator_lr"

@@ -81,3 +81,12 @@ def test_each_class_is_compared_and_only_a_worse_one_gets_an_interval():
     assert not result["a"].worse and result["a"].samples == 0
     assert result["a"].low == result["a"].high == result["a"].difference < 0
     assert result["b"].summary().startswith("b FID ")
+
+
+def test_a_class_with_too_few_images_for_a_fid_is_left_out():
+    """16 feature dimensions: a class of 12 generated images has no FID, so no difference."""
+    real = {"a": features(0.0, 10, 200), "b": features(0.0, 11, 200)}
+    result = compare_classes(real, {"a": features(0.2, 12, 200), "b": features(0.2, 13, 12)},
+                             {"a": features(0.5, 14, 200), "b": features(0.3, 15, 200)},
+                             samples=10)  # fmt: skip
+    assert set(result) == {"a"}
