@@ -120,6 +120,10 @@ def test_the_generator_follows_the_resolution_and_is_registered_under_the_folder
     assert transposed == [(8, 8, 256), (16, 16, 128), (32, 32, 64), (64, 64, 3)]
     scores = json.loads((tmp / "metrics" / "eval.json").read_text())
     assert scores["data_title"] == "holiday" and np.isfinite(scores["fid"])
+    # the stage's downstream utility, and the card on the version naming its weakest class
+    assert all(0 <= scores[f"utility_{k}"] <= 1 for k in ("real", "augmented", "synthetic"))
+    card = (tmp / "metrics" / "model_card.md").read_text()
+    assert card.startswith("# holiday-generator v1: champion") and "Weakest classes" in card
     images = np.load(generated)
     array = images[images.files[0]]
     assert array.shape == (5, 64, 64, 3)
