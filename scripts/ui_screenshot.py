@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--model", default="fashion_mnist-generator")
     parser.add_argument("--version", default="1")
     parser.add_argument("--size", default="1600,1100")
+    parser.add_argument("--wait-ms", type=int, default=20000, help="the page's time to load")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -114,7 +115,7 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--window-size={args.size}", "--virtual-time-budget=20000",
+             f"--window-size={args.size}", f"--virtual-time-budget={args.wait_ms}",
              f"--screenshot={args.out.resolve()}", url],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip

@@ -96,9 +96,8 @@ def train(
         samples = keras.ops.convert_to_numpy(sample(result.generator, result.fixed_noise))
         sheet = sample_sheet(samples, class_names, f"generated after {result.steps:,} steps")
         save_png(sheet, out.plot(artifacts.SAMPLES))
-        # The UI's image chart: "Samples/..." puts its section first on the Model metrics tab
-        # (upper case sorts before the lower-case eval/, floor/, train/), and one step makes
-        # it open on that step
+        # The UI's image chart, in a Model metrics section of its own ("Samples"): logged at
+        # one step, it opens on that step (a chart of many steps opens on step 0, the noise)
         mlflow.log_image(sheet, key="Samples/generated", step=result.steps)
         if rows:
             figure = training_curves_figure(rows)
