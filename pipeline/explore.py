@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.gan.sampling import latent_dim, num_classes, sample
+from pipeline.gan.sampling import LABEL_EMBEDDING, latent_dim, num_classes, sample
 from pipeline.viz import labelled_sheet, sample_sheet, save_png
 
 
@@ -41,25 +41,43 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def latent_walks(
-    generator: Any, seeds: list[int], steps: int, truncation: float = 1.0
-) -> tuple[np.ndarray, list[str]]:
-    """Images along walks from the noise of each seed to the next one's, ``steps`` images a
-    walk: shape (walks, steps, H, W, C), and a name for each walk. A conditional generator
-    walks the first two seeds' noise once per class (the label is a class number, so the walk
-    crosses noise, and the rows cross classes)."""
+    generator: Any, seeds: list[int], steps: int, truncation: float = 1.0,
+    class_names: Sequence[str] = (),
+) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+    """Images along walks, ``steps`` images a walk: shape (walks, steps, H, W, C), and a name
+    for each walk. An unconditional generator walks from the noise of each seed to the next
+    one's. A conditional one walks between the first two seeds' noise once in each class, then
+    from each class to the next at the first seed's noise, along the straight line between the
+    classes' label embeddings (named after ``class_names`` when they fit)."""
     dim = latent_dim(generator)
     ends = [noise(1, dim, s, truncation)[0] for s in seeds]
     t = np.linspace(0, 1, steps)
     classes = num_classes(generator)
-    if classes:
-        walk = slerp(ends[0], ends[1], t)
-        rows = [np.asarray(sample(generator, walk, np.full(steps, k, "int32")))
-                for k in range(classes)]  # fmt: skip
-        names = [f"class {k}" for k in range(classes)]
-    else:
+    if not classes:
         rows = [np.asarray(sample(generator, slerp(a, b, t))) for a, b in pairwise(ends)]
-        names = [f"seed {a} -> {b}" for a, b in pairwise(seeds)]
-    return np.stack(rows), names
+        return np.stack(rows), [f"seed {a} -> {b}" for a, b in pairwise(seeds)]
+    names = list(class_names) if len(class_names) == classes else [str(k) for k in range(classes)]
+    walk = slerp(ends[0], ends[1], t)
+    rows = [np.asarray(sample(generator, walk, np.full(steps, k, "int32"))) for k in range(classes)]
+    between = by_label_embedding(generator)
+    vectors = np.asarray(generator.get_layer(LABEL_EMBEDDING)(np.arange(classes)))
+    fixed = np.repeat(ends[:1], steps, axis=0)
+    for k in range(classes):
+        a, b = vectors[k], vectors[(k + 1) % classes]
+        rows.append(np.asarray(between([fixed, (1 - t)[:, None] * a + t[:, None] * b],
+                                       training=False)))  # fmt: skip
+    return np.stack(rows), [*names, *(f"{n} -> {names[(k + 1) % classes]}"
+                                     for k, n in enumerate(names))]  # fmt: skip
+
+
+def by_label_embedding(generator: Any) -> Any:
+    """The conditional generator as a model of (noise, label embedding vector): the same
+    layers, entered after the label's embedding, so that a vector between two classes' can be
+    drawn."""
+    import keras
+
+    embedding = generator.get_layer(LABEL_EMBEDDING).output
+    return keras.Model([generator.inputs[0], embedding], generator.output)
 
 
 def save_gif(frames: Sequence[np.ndarray], path, milliseconds: int = 120) -> None:
@@ -82,11 +100,9 @@ def save_walks(
     names: Sequence[str] = (),
     truncation: float = 1.0,
 ) -> tuple[Path, Path]:
-    """The latent walks as a labelled grid (``output``, a row a walk, named by ``names`` when
-    there is one a row, e.g. a conditional generator's classes) and a GIF beside it that plays
-    them together, there and back."""
-    walks, default_names = latent_walks(generator, seeds, steps, truncation)
-    rows = list(names) if len(names) == len(walks) else default_names
+    """The latent walks as a labelled grid (``output``, a row a walk; ``names``: a conditional
+    generator's class names) and a GIF beside it that plays them together, there and back."""
+    walks, rows = latent_walks(generator, seeds, steps, truncation, names)
     title = f"latent walks, {steps} steps" + (
         f", truncation {truncation:g}" if truncation < 1 else ""
     )

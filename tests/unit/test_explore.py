@@ -24,3 +24,24 @@ def test_truncation_scales_the_seeded_noise_towards_the_mean():
     for bad in (0.0, 1.2):
         with pytest.raises(ValueError, match="truncation must be in"):
             noise(1, 8, 0, bad)
+
+
+def test_a_walk_between_classes_starts_and_ends_at_the_classes_own_images():
+    """A conditional generator's class walks enter after the label embedding: at its ends they
+    give exactly what the generator draws for the two classes at that noise."""
+    from pipeline.explore import latent_walks
+    from pipeline.gan.conditional import conditional_networks
+
+    cfg = {"name": "mlp", "latent_dim": 8, "generator_units": [16], "discriminator_units": [8],
+           "batch_norm_momentum": 0.8, "leaky_relu_slope": 0.2}  # fmt: skip
+    generator, _ = conditional_networks(cfg, (28, 28, 1), 3)
+    walks, names = latent_walks(generator, [0, 1], steps=4, class_names=["a", "b", "c"])
+    assert walks.shape == (6, 4, 28, 28, 1)
+    assert names == ["a", "b", "c", "a -> b", "b -> c", "c -> a"]
+    z = noise(1, 8, 0)
+    for k in range(3):
+        own = generator([z, np.array([k], "int32")], training=False)
+        np.testing.assert_allclose(walks[3 + k, 0], np.asarray(own)[0], atol=1e-5)
+        following = generator([z, np.array([(k + 1) % 3], "int32")], training=False)
+        np.testing.assert_allclose(walks[3 + k, -1], np.asarray(following)[0], atol=1e-5)
+    np.testing.assert_allclose(walks[1, 0], walks[3, -1], atol=1e-5)  # class b, seed 0's noise
