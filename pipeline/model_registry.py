@@ -110,14 +110,15 @@ def register_generator(
     version = version_of_run(client, name, run_id) or log_and_register(
         client, name, run_id, generator_file, evaluation, max_images
     )
-    try:  # the champion compared with, before the decision may move the alias
-        previous: str | None = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    try:  # the champion compared with, read before the decision may move the alias
+        champion: ModelVersion | None = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        previous = None
+        champion = None
     alias, reason, comparison = decide(
-        client, name, version.version, run_id, fid, protocol_key, promotion,
+        client, champion, version.version, run_id, fid, protocol_key, promotion,
         list(evaluation.get("class_names") or []),
     )  # fmt: skip
+    previous = str(champion.version) if champion is not None else None
     client.set_registered_model_alias(name, alias, version.version)
     for key, value in (("decision", alias), ("reason", reason)):
         client.set_model_version_tag(name, version.version, key, value)
@@ -196,8 +197,9 @@ def log_and_register(
         "protocol_key": evaluation["protocol"]["key"],
         "dataset": evaluation["protocol"]["dataset"],
     }
-    with contextlib.redirect_stderr(io.StringIO()):  # its "Created version ..." lines: register
-        version = mlflow.register_model(info.model_uri, name, tags=tags)  # prints the decision
+    # Its "Created version ..." lines are dropped: register prints the decision itself.
+    with contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(info.model_uri, name, tags=tags)
     return client.get_model_version(name, version.version)
 
 
@@ -210,7 +212,7 @@ def publish_card(client: MlflowClient, name: str, version: str, run_id: str, car
 
 def decide(
     client: MlflowClient,
-    name: str,
+    champion: ModelVersion | None,  # the current champion, if any
     version: str,
     run_id: str,
     fid: float,
@@ -220,9 +222,7 @@ def decide(
 ) -> tuple[str, str, dict[str, Any]]:
     """(alias, reason, comparison): champion only when the version beats the champion under
     the same protocol, beyond noise unless ``promotion.rule`` is "any"."""
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    if champion is None:
         return CHAMPION, "first evaluated version: no champion yet", {}
     if champion.version == version:
         return CHAMPION, "already the champion", {}

@@ -100,6 +100,7 @@ def add_conditional_scores(
     returns the labelled class sheet. An unconditional generator gets None (and one line, when
     utility was asked for: its images have no labels to train on)."""
     from pipeline.evaluation.utility import downstream_utility
+    from pipeline.explore import class_sheet_picture
     from pipeline.gan.sampling import num_classes
 
     classes, e = num_classes(generator), settings
@@ -122,7 +123,7 @@ def add_conditional_scores(
             generator, train, test, classes, e["utility"], e["classifier"], e["seed"]
         ))  # fmt: skip
         evaluation.result["utility_seconds"] = time.perf_counter() - started
-    return class_samples(generator, names, 10, e["seed"])
+    return class_sheet_picture(generator, names, 10, e["seed"], 1.0, "the generator")
 
 
 def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes: int) -> str:
@@ -241,16 +242,6 @@ def save_sample_pictures(
         class_sheet = sample_sheet(evaluation.fake[:100], None, "generated samples")
     save_png(class_sheet, samples)
     save_png(nearest_pairs_picture(evaluation.fake, evaluation.memo, train_images), nearest)
-
-
-def class_samples(generator: Any, class_names: list[str], per_class: int, seed: int) -> np.ndarray:
-    """A conditional generator's labelled sheet: ``per_class`` samples of each class in a row."""
-    from pipeline.gan.sampling import latent_dim, sample
-
-    k = len(class_names)
-    noise = np.random.default_rng(seed).standard_normal((per_class * k, latent_dim(generator)))
-    images = np.asarray(sample(generator, noise.astype("float32")))  # image i: class i mod k
-    return sample_sheet(images, class_names, "generated samples, one class per row")
 
 
 def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8) -> np.ndarray:
