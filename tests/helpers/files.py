@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# Committed inputs and reference outputs (tests/fixtures/<topic>/)
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def sha256(path: Path) -> str:
