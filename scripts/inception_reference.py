@@ -108,7 +108,7 @@ def make_reference(weights: Path) -> None:
         large=sets["large"],
         fid_a_b=np.float64(
             frechet(sets["set_a"].astype(np.float64), sets["set_b"].astype(np.float64))
-        ),  # fmt: skip
+        ),
         torch_version=np.array(torch.__version__),
     )
     print(f"wrote {REFERENCE}: FID(set_a, set_b) = {frechet(sets['set_a'], sets['set_b']):.6f}")

