@@ -64,6 +64,9 @@ class DatasetConfig:
     # metrics/prepare.json)
     on_bad_file: str = setting(choices=("fail", "skip"))
     test_fraction: float = setting(gt=0, lt=1)
+    # The seeded train/test split of sources without an official one (image_folder): its own
+    # seed, so that a run's `seed` changes the training, never the data it is scored on
+    split_seed: int = setting(ge=0)
 
 
 def decays(training: Mapping[str, Any]) -> bool:
@@ -106,8 +109,9 @@ class TrainingConfig:
     ada_target: float = setting(ge=0, lt=1, weights=True)
     ada_augment: list[str] = setting(weights=ada_on)
     ada_speed_images: int = setting(ge=1, weights=ada_on)
-    # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional)
-    conditional: bool = setting(weights=True)
+    # Class-conditional: label embedding in G, projection D (pipeline.gan.conditional); auto:
+    # when the data has 2 classes or more (the train stage says which it chose)
+    conditional: Any = setting(choices=(True, False, "auto"), weights=True)
     # mixed_*: compute in 16 bits, keep weights in float32 (loss scaling for float16)
     precision: str = setting(choices=("float32", "mixed_float16", "mixed_bfloat16"), weights=True)
     # XLA; TensorFlow's deterministic kernels exclude it: with deterministic true, XLA stays
@@ -163,6 +167,8 @@ class ClassifierConfig:
     batch_size: int = setting(ge=1)
     learning_rate: float = setting(gt=0)
     feature_dim: int = setting(ge=1)
+    # its own seed: the yardstick stays put when a run's `seed` changes
+    seed: int = setting(ge=0)
 
 
 @dataclass
@@ -177,8 +183,11 @@ class UtilityConfig:
 
 @dataclass
 class EvaluationConfig:
+    # The feature space of every score (pipeline.evaluation.spaces): auto, inception, classifier
+    features: str = setting()
+    real_split: str = setting(choices=("test", "train"))  # the real images scored against
     num_generated: int = setting(ge=2)
-    num_real: int = setting(ge=2)  # from the test split
+    num_real: int | None = setting(ge=2)  # from real_split; null: all of it
     batch_size: int = setting(ge=1)
     kid_subsets: int = setting(ge=1)
     kid_subset_size: int = setting(ge=2)
@@ -192,7 +201,7 @@ class EvaluationConfig:
 class TuneConfig:
     """``python -m pipeline.tune``: the score of metrics/eval.json that a sweep minimises."""
 
-    objective: str = setting(choices=("fid", "kid_mean", "per_class_fid_mean"))
+    objective: str = setting()  # a key of pipeline.evaluation.catalog with objective=True
 
 
 @dataclass

@@ -12,18 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# (key in eval.json, what it is, which way is better); the floor is the same key in "floor"
-SCORES: tuple[tuple[str, str, str], ...] = (
-    ("fid", "FID", "lower"),
-    ("kid_mean", "KID", "lower"),
-    ("precision", "precision (fidelity)", "higher"),
-    ("recall", "recall (variety)", "higher"),
-    ("density", "density", "higher"),
-    ("coverage", "coverage", "higher"),
-    ("classifier_score", "classifier score", "higher"),
-    ("classes_covered", "classes covered", "higher"),
-)
+from pipeline.evaluation.catalog import FID, FLOORED, KID
+
 WEAKEST = 3  # classes named as the weakest
+# register.json's comparison keys of the scores compared with the champion
+COMPARED = {FID.key: "fid", KID.key: "kid"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +58,8 @@ def render(card: CardInputs) -> str:
 
 def _what_it_is(card: CardInputs) -> list[str]:
     t, run = card.training, card.run
-    kind = "class-conditional" if card.evaluation.get("per_class") else "unconditional"
+    conditional = card.evaluation.get("conditional", bool(card.evaluation.get("per_class")))
+    kind = "class-conditional" if conditional else "unconditional"
     minutes, seconds = divmod(int(t.get("train_seconds", 0)), 60)
     rows = [
         ("architecture", f"{run.get('model', '?')} ({kind}), loss {run.get('loss', '?')}"),
@@ -96,22 +90,25 @@ def _data(meta: Mapping[str, Any]) -> list[str]:
 
 def _scores(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
     p = e["protocol"]
+    space = p.get("feature_space", "classifier")
     rows = []
-    for key, name, better in SCORES:
-        if key not in e:
+    for m in FLOORED:
+        if m.key not in e:
             continue
-        versus = comparison.get({"fid": "fid", "kid_mean": "kid"}.get(key, ""), {})
+        versus = comparison.get(COMPARED.get(m.key, ""), {})
         rows.append((
-            name, _num(e[key]), _num(e.get("floor", {}).get(key)), f"{better} is better",
-            _versus(versus),
+            m.shown(space), _num(e[m.key]), _num(e.get("floor", {}).get(m.key)),
+            f"{m.better} is better", _versus(versus),
         ))  # fmt: skip
+    caveat = [f"Note: FID of {e['fid_caveat']}.", ""] if e.get("fid_caveat") else []
     return [
         "## Scores",
         "",
-        f"{p['num_generated']:,} generated images against {p['num_real']:,} real "
-        f"{p['real_split']} images, protocol `{p['key']}`. The floor is what real training "
-        "images score: the best a generator can expect.",
+        f"In the **{space}** feature space: {p['num_generated']:,} generated images against "
+        f"{p['num_real']:,} real {p['real_split']} images, protocol `{p['key']}`. The floor is "
+        "what real images of the other split score: the best a generator can expect.",
         "",
+        *caveat,
         *_table(
             (
                 "score",
@@ -129,7 +126,8 @@ def _scores(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
 def _per_class(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]:
     per_class = e.get("per_class")
     if not per_class:
-        return []
+        missing = e.get("per_class_missing")
+        return ["## Per class", "", f"Not scored: {missing}.", ""] if missing else []
     versus = comparison.get("per_class_fid", {})
     rows = [
         (name, _num(s.get("fid")), _num(s.get("accuracy")), _versus(versus.get(name, {})))
@@ -201,14 +199,26 @@ def _utility(e: Mapping[str, Any]) -> list[str]:
 
 
 def _limits(e: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
+    space = e["protocol"].get("feature_space", "classifier")
+    if space == "inception":
+        where = (
+            "- These scores are in the FID Inception network's features (the papers' network, "
+            "fed as StyleGAN3 feeds it): they compare with published FIDs computed at the same "
+            f"sample counts on the same data, and exactly with scores under protocol "
+            f"`{e['protocol']['key']}`."
+        )
+    else:
+        where = (
+            f"- These scores are in the {space} feature space (this project's own classifier "
+            "trained on this data), not Inception's: they compare only with scores under the "
+            f"same protocol (`{e['protocol']['key']}`) and not with published FIDs."
+        )
     return [
         "## Intended use and limits",
         "",
         f"- Makes {meta.get('title') or meta.get('dataset')}-like images for experiments, "
         "demos and data augmentation; check `eval/utility_*` before training on them.",
-        "- These FIDs are computed in the feature space of this project's own classifier trained "
-        "on this data, not Inception's: they compare only with scores under the same protocol "
-        f"(`{e['protocol']['key']}`) and not with published FIDs.",
+        where,
         "- It reproduces the training data's content and biases; it is no source of new facts.",
         "",
     ]

@@ -34,6 +34,7 @@ from mlflow.types.schema import AnyType
 
 from pipeline.artifacts import EVAL_FEATURES, MODEL_CARD
 from pipeline.errors import PipelineError
+from pipeline.evaluation.catalog import FID, mlflow_key
 from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
 from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
 
@@ -106,7 +107,7 @@ def register_generator(
     promotion: Promotion,
 ) -> Decision:
     """Register the generator trained by ``run_id`` (once), decide its alias and record why."""
-    fid, protocol_key = float(evaluation["fid"]), str(evaluation["protocol"]["key"])
+    fid, protocol = float(evaluation["fid"]), dict(evaluation["protocol"])
     version = version_of_run(client, name, run_id) or log_and_register(
         client, name, run_id, generator_file, evaluation, max_images
     )
@@ -115,7 +116,7 @@ def register_generator(
     except MlflowException:
         champion = None
     alias, reason, comparison = decide(
-        client, champion, version.version, run_id, fid, protocol_key, promotion,
+        client, champion, version.version, run_id, fid, protocol, promotion,
         list(evaluation.get("class_names") or []),
     )  # fmt: skip
     previous = str(champion.version) if champion is not None else None
@@ -191,11 +192,14 @@ def log_and_register(
         )
     # mlflow.register_model, not client.create_model_version: it also tags the logged model with
     # its version, which is what makes the UI's logged-model page say "registered" and link it.
+    protocol = evaluation["protocol"]
     tags = {
         "train_run_id": run_id,
         "fid": str(evaluation["fid"]),
-        "protocol_key": evaluation["protocol"]["key"],
-        "dataset": evaluation["protocol"]["dataset"],
+        "protocol_key": protocol["key"],
+        "protocol": protocol.get("name", protocol["key"]),
+        "feature_space": protocol.get("feature_space", "classifier"),
+        "dataset": protocol["dataset"],
     }
     # Its "Created version ..." lines are dropped: register prints the decision itself.
     with contextlib.redirect_stderr(io.StringIO()):
@@ -216,27 +220,31 @@ def decide(
     version: str,
     run_id: str,
     fid: float,
-    protocol_key: str,
+    protocol: Mapping[str, Any],  # eval.json's: the yardstick of this version's scores
     promotion: Promotion,
     class_names: list[str] | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """(alias, reason, comparison): champion only when the version beats the champion under
-    the same protocol, beyond noise unless ``promotion.rule`` is "any"."""
+    the same protocol, beyond noise unless ``promotion.rule`` is "any". The champion's
+    protocol and FID are its run's latest evaluation's (tags ``protocol.*``, metric
+    ``eval/fid``), so that a champion evaluated again under this protocol compares."""
     if champion is None:
         return CHAMPION, "first evaluated version: no champion yet", {}
     if champion.version == version:
         return CHAMPION, "already the champion", {}
-    if champion.tags.get("protocol_key") != protocol_key:
+    their_key, their_name, champion_fid = champion_scores(client, champion)
+    if their_key != protocol["key"]:
+        ours = protocol.get("name", "")
         return (
             CHALLENGER,
             (
-                f"evaluated under protocol {protocol_key}, champion v{champion.version} under "
-                f"{champion.tags.get('protocol_key')}: scores are not comparable; re-evaluate the "
-                "champion under this protocol to compare"
+                f"scored under protocol {protocol['key']} ({ours}), champion v{champion.version} "
+                f"under {their_key} ({their_name}): the scores are not comparable (another "
+                "feature space, data or sample count), so the champion stays; to compare, "
+                f"evaluate the champion under this protocol: {reevaluate_hint(champion.run_id)}"
             ),
             {},
         )
-    champion_fid = float(champion.tags["fid"])
     if promotion.rule == "any":
         if fid < champion_fid:
             return (
@@ -269,7 +277,33 @@ def decide(
             {},
         )
     champion_said = f"champion v{champion.version}"
-    return significant(ours, theirs, champion_said, promotion, class_names or [])
+    kid_subset = int(protocol.get("kid_subset_size", 1000))  # protocols before it was recorded
+    return significant(ours, theirs, champion_said, promotion, class_names or [], kid_subset)
+
+
+def champion_scores(client: MlflowClient, champion: ModelVersion) -> tuple[str, str, float]:
+    """(protocol key, protocol name, FID) of the champion's latest evaluation: its run's tags
+    and metric when it logged them, else what its version was registered with."""
+    run = client.get_run(champion.run_id).data
+    key = run.tags.get("protocol.key") or champion.tags.get("protocol_key", "unknown")
+    name = (
+        run.tags.get("protocol.name")
+        or champion.tags.get("protocol")
+        or f"feature space {champion.tags.get('feature_space', 'classifier (before spaces were named)')}"
+    )
+    fid = run.metrics.get(mlflow_key(FID.key)) if run.tags.get("protocol.key") else None
+    return key, name, float(fid if fid is not None else champion.tags["fid"])
+
+
+def reevaluate_hint(run_id: str) -> str:
+    """The commands that score a champion's generator under the current settings, into its own
+    run (its features and protocol tags), so that register compares with it next time."""
+    return (
+        f"mlflow artifacts download -r {run_id} -a generator.keras -d champion && "
+        f'echo \'{{"run_id": "{run_id}"}}\' > champion/train_run.json && '
+        "python -m pipeline.stages.evaluate paths.models=champion paths.metrics=champion/metrics "
+        "paths.plots=champion/plots (with this run's evaluation.* settings), then register again"
+    )
 
 
 def significant(
@@ -278,13 +312,15 @@ def significant(
     champion: str,
     promotion: Promotion,
     class_names: list[str],
+    kid_subset_size: int = 1000,
 ) -> tuple[str, str, dict[str, Any]]:
     """The `significant` rule on two evaluations' logged features: champion when the FID
     interval is below 0 and KID's not above it, unless the memorisation ratio is worse beyond
     noise and below 1 (nearer the training data than unseen real images) or a class's FID is
     worse beyond noise; the reason names each."""
     samples, confidence = promotion.samples, promotion.confidence
-    diffs = compare(ours["real"], ours["generated"], theirs["generated"], samples, confidence)
+    diffs = compare(ours["real"], ours["generated"], theirs["generated"], samples, confidence,
+                    kid_subset_size=kid_subset_size)  # fmt: skip
     fid_d, kid_d = diffs["fid"], diffs["kid"]
     said = [fid_d.summary(), kid_d.summary()]
     comparison: dict[str, Any] = {metric: d.record() for metric, d in diffs.items()}

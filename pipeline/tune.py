@@ -19,11 +19,12 @@ from omegaconf import DictConfig
 
 from pipeline.cli import entrypoint
 from pipeline.errors import PipelineError
-from pipeline.sweeps.objective import SECTIONS, train_then_evaluate
+from pipeline.sweeps.objective import SECTIONS, check_objective, train_then_evaluate
 from pipeline.sweeps.record import parent_run_id
 
 
 def tune(cfg: DictConfig) -> float:
+    check_objective(cfg.tune.objective)  # before any training
     if cfg.get("hparams_search"):
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise PipelineError(

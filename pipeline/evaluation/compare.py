@@ -21,8 +21,6 @@ import numpy as np
 
 from pipeline.evaluation import metrics as m
 
-KID_SUBSET = 1000  # images of each set per bootstrap sample's KID (the protocol's subset size)
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -88,12 +86,14 @@ def compare(
     samples: int = 200,
     confidence: float = 0.95,
     seed: int = 0,
+    kid_subset_size: int = 1000,
 ) -> dict[str, Difference]:
     """FID and KID differences of two generated feature sets against one real set, each with a
     paired bootstrap interval over ``samples`` resamples (seeded: the same inputs give the same
-    interval)."""
+    interval). Each resample's KID takes ``kid_subset_size`` images of each set (the
+    protocol's `evaluation.kid_subset_size`)."""
     rng = np.random.default_rng(seed)
-    kid_size = min(KID_SUBSET, len(real), len(challenger), len(champion))
+    kid_size = min(kid_subset_size, len(real), len(challenger), len(champion))
     draws: dict[str, list[float]] = {"fid": [], "kid": []}
     kid_points = []
     for _ in range(samples):

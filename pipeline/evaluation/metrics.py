@@ -28,11 +28,13 @@ class GaussianStats:
 
 
 def gaussian_stats(features: np.ndarray) -> GaussianStats:
+    """Mean and covariance. With no more samples than dimensions the covariance is singular:
+    the Frechet distance is still defined (clean-fid and torch-fidelity compute it), but
+    strongly biased upwards; callers say so (`pipeline.evaluation.report.fid_caveat`)."""
     x = np.asarray(features, dtype=np.float64)
-    n, d = x.shape
-    if n <= d:
-        # With n <= d the covariance is singular and FID is meaningless.
-        raise TooFewSamples(f"FID needs more samples than feature dimensions: {n} <= {d}")
+    n = len(x)
+    if n < 2:
+        raise TooFewSamples(f"FID needs at least 2 samples, got {n}")
     return GaussianStats(x.mean(axis=0), np.cov(x, rowvar=False), n)
 
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from pipeline.data.prepared import PreparedData, normalize
 from pipeline.evaluation import report
-from pipeline.evaluation.classifier import FeatureExtractor
+from pipeline.evaluation.catalog import FID, KID
+from pipeline.evaluation.spaces import FeatureSpace
 from pipeline.io import atomic_path, read_json, write_json
 from pipeline.viz import labelled_sheet, sample_sheet, save_png
 
@@ -22,8 +23,10 @@ from pipeline.viz import labelled_sheet, sample_sheet, save_png
 @dataclass
 class Evaluation:
     result: dict[str, Any]  # metrics/eval.json
-    class_counts: list[int]  # generated images per predicted class
-    floor_class_counts: list[int]  # the same for real training images
+    # generated images per predicted class, and the same for the floor's real images (None: the
+    # feature space predicts no classes)
+    class_counts: list[int] | None
+    floor_class_counts: list[int] | None
     fake: np.ndarray
     memo: report.Memorisation
     # What register compares generators on: the features scored ("real", "generated") and the
@@ -34,50 +37,59 @@ class Evaluation:
 def evaluate_generator(
     generate: Callable[[np.ndarray], Any],
     latent_dim: int,
-    extractor: FeatureExtractor,
+    space: FeatureSpace,
     train_images: np.ndarray,
     test_images: np.ndarray,
     data_meta: Mapping[str, Any],
     settings: Mapping[str, Any],
     cache_dir: Path,
 ) -> Evaluation:
-    """Score ``generate`` (noise -> images) under the protocol that ``settings`` (the
-    `evaluation` section) and the data define; real features and the floor are cached."""
+    """Score ``generate`` (noise -> images) in ``space`` under the protocol that ``settings``
+    (the `evaluation` section) and the data define; real features and the floor are cached
+    under the protocol's key (data checksum, feature space and weights, sample counts)."""
     e = settings
-    num_real = report.real_sample_size(e["num_real"], len(test_images))
-    report.check_sample_sizes(num_real, e["num_generated"], extractor.feature_dim)
+    splits = {"test": test_images, "train": train_images}
+    real_split = e["real_split"]
+    reference_images = splits[real_split]
+    num_real = report.real_sample_size(e["num_real"], len(reference_images), real_split)
+    report.check_sample_sizes(num_real, e["num_generated"])
     protocol = report.Protocol(
         dataset=data_meta["dataset"],
         dataset_checksum=data_meta["checksum"],
-        real_split="test",
+        real_split=real_split,
         num_real=num_real,
         num_generated=e["num_generated"],
-        extractor="classifier",
-        extractor_checksum=extractor.checksum,
+        feature_space=space.name,
+        feature_weights_sha256=space.weights_checksum,
+        kid_subsets=e["kid_subsets"],
+        kid_subset_size=e["kid_subset_size"],
     )
     num_classes = len(data_meta["class_names"])
     started = time.perf_counter()
     real = report.RealReference.load_or_compute(
-        test_images[:num_real], extractor, cache_dir / f"test-{protocol.key()}.npz"
+        reference_images[:num_real], space, cache_dir / f"{real_split}-{protocol.key()}.npz"
     )
     fake = report.generate_images(
         generate, e["num_generated"], latent_dim, e["seed"], e["batch_size"]
     )
-    fake_features, fake_probs = extractor(fake)
+    fake_features, fake_probs = space(fake)
     kid = (e["kid_subsets"], e["kid_subset_size"], e["seed"])
     scores = report.score(fake_features, fake_probs, real, num_classes, *kid)
     memo = report.memorisation(fake, test_images, train_images, e["memorisation_samples"])
     eval_seconds = time.perf_counter() - started
-    floor_file = cache_dir / (
-        f"floor-{protocol.key()}-kid{e['kid_subsets']}x{e['kid_subset_size']}-seed{e['seed']}.json"
-    )
-    floor = _floor(train_images, extractor, real, num_classes, e["num_generated"], kid, floor_file)
+    # The floor: real images the reference does not hold (the other split) scored alike
+    other = splits["train" if real_split == "test" else "test"]
+    floor_file = cache_dir / f"floor-{protocol.key()}-seed{e['seed']}.json"
+    floor = _floor(other, space, real, num_classes, e["num_generated"], kid, floor_file)
+    caveat = report.fid_caveat(num_real, e["num_generated"], space.feature_dim)
     result = {
         **{k: v for k, v in scores.items() if k != "class_counts"},
         **memo.summary(),
         "eval_seconds": eval_seconds,
         "floor": {k: v for k, v in floor.items() if k != "class_counts"},
-        "protocol": {**asdict(protocol), "key": protocol.key()},
+        "protocol": {**asdict(protocol), "key": protocol.key(), "name": protocol.name()},
+        "feature_space": space.describe(),
+        **({"fid_caveat": caveat} if caveat else {}),
     }
     features = {
         "real": real.features,
@@ -85,20 +97,22 @@ def evaluate_generator(
         "real_nn": memo.real_distances,
         "generated_nn": memo.fake_distances,
     }
-    return Evaluation(result, scores["class_counts"], floor["class_counts"], fake, memo, features)
+    counts = scores.get("class_counts")
+    return Evaluation(result, counts, floor.get("class_counts"), fake, memo, features)
 
 
 def add_conditional_scores(
     evaluation: Evaluation,
     generator: Any,
-    extractor: FeatureExtractor,
+    space: FeatureSpace,
     data: PreparedData,
     settings: Mapping[str, Any],
 ) -> np.ndarray | None:
     """For a conditional generator: per-class FID and label accuracy (and the features behind
-    them) and, when `evaluation.utility` is on, the downstream utility, into ``evaluation``;
-    returns the labelled class sheet. An unconditional generator gets None (and one line, when
-    utility was asked for: its images have no labels to train on)."""
+    them; in a space that predicts the data's classes) and, when `evaluation.utility` is on,
+    the downstream utility, into ``evaluation``; returns the labelled class sheet. An
+    unconditional generator gets None (and one line, when utility was asked for: its images
+    have no labels to train on)."""
     from pipeline.evaluation.utility import downstream_utility
     from pipeline.explore import class_sheet_picture
     from pipeline.gan.sampling import num_classes
@@ -112,10 +126,17 @@ def add_conditional_scores(
     names = list(data.meta["class_names"])
     test = (data.images("test"), data.labels("test"))
     per_class = max(e["num_generated"] // classes, 2)
-    scores, class_features = per_class_scores(generator, extractor, *test, names, per_class,
-                                              e["seed"], e["batch_size"])  # fmt: skip
-    evaluation.result.update(scores)
-    evaluation.features.update(class_features)
+    if space.has_classes:
+        scores, class_features = per_class_scores(generator, space, *test, names, per_class,
+                                                  e["seed"], e["batch_size"])  # fmt: skip
+        evaluation.result.update(scores)
+        evaluation.features.update(class_features)
+    else:
+        reason = (f"per-class FID and label accuracy are scored in the classifier space only "
+                  f"(label accuracy needs its class predictions); this evaluation is in "
+                  f"{space.name}")  # fmt: skip
+        evaluation.result["per_class_missing"] = reason
+        print(f"evaluation: {reason}")
     if e["utility"]["enabled"]:
         started = time.perf_counter()
         train = (data.images("train"), data.labels("train"))
@@ -127,13 +148,21 @@ def add_conditional_scores(
 
 
 def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes: int) -> str:
-    """What evaluate prints: the scores a person looks at first."""
+    """What evaluate prints: the scores a person looks at first, named with their protocol."""
+    space = result["protocol"]["feature_space"]
     line = (
-        f"FID {result['fid']:.2f} (real-vs-real floor {result['floor']['fid']:.2f}), "
-        f"KID {result['kid_mean']:.4f}, precision {result['precision']:.3f}, "
-        f"recall {result['recall']:.3f}, classes covered {result['classes_covered']}/{classes}; "
-        f"{result['eval_seconds']:.1f}s for {settings['num_generated']} generated images"
+        f"{FID.shown(space)} {result['fid']:.2f} (real-vs-real floor "
+        f"{result['floor']['fid']:.2f}), {KID.shown(space)} {result['kid_mean']:.4f}, "
+        f"precision {result['precision']:.3f}, recall {result['recall']:.3f}"
     )
+    if "classes_covered" in result:
+        line += f", classes covered {result['classes_covered']}/{classes}"
+    line += (
+        f"; protocol {result['protocol']['name']} ({result['protocol']['key']}); "
+        f"{result['eval_seconds']:.1f}s"
+    )
+    if "fid_caveat" in result:
+        line += f"\nnote: FID of {result['fid_caveat']}"
     if "label_accuracy" in result:
         line += f"; label accuracy {result['label_accuracy']:.3f}"
     if "utility_real" in result:
@@ -148,7 +177,7 @@ def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes
 
 def per_class_scores(
     generator: Any,
-    extractor: FeatureExtractor,
+    extractor: FeatureSpace,
     test_images: np.ndarray,
     test_labels: np.ndarray,
     class_names: list[str],
@@ -176,6 +205,7 @@ def per_class_scores(
             for i in range(0, per_class, batch_size)
         ])  # fmt: skip
         features, probs = extractor(images)
+        assert probs is not None, "per-class scores need a space that predicts classes"
         real_features, _ = extractor(test_images[test_labels == k])
         kept["class_real"].append(real_features)
         kept["class_generated"].append(features)
@@ -206,25 +236,29 @@ def per_class_scores(
 
 
 def _floor(
-    train_images, extractor, real, num_classes, num_generated: int, kid: tuple, cache_file: Path
+    other_images, space, real, num_classes, num_generated: int, kid: tuple, cache_file: Path
 ) -> dict:
-    """What real training images score against the same reference: the best a generator can
-    expect. It depends only on the protocol and the KID settings (subsets, subset size, seed),
-    so it is computed once."""
+    """What real images of the other split score against the same reference: the best a
+    generator can expect. It depends only on the protocol and the seed, so it is computed
+    once."""
     if cache_file.is_file():
         return read_json(cache_file)
     seed = kid[2]
-    chosen = np.random.default_rng(seed).permutation(len(train_images))[:num_generated]
-    features, probs = extractor(train_images[np.sort(chosen)])
+    chosen = np.random.default_rng(seed).permutation(len(other_images))[:num_generated]
+    features, probs = space(other_images[np.sort(chosen)])
     floor = report.score(features, probs, real, num_classes, *kid)
     write_json(cache_file, floor)
     return floor
 
 
 def write_class_histogram(path: Path, class_names, counts, floor_counts) -> None:
+    """Images per predicted class, generated and real (the floor's); no rows when the feature
+    space predicts no classes."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["class", "generated", "real_train"])
+        if counts is None or floor_counts is None:
+            return
         for name, n_fake, n_real in zip(class_names, counts, floor_counts, strict=True):
             writer.writerow([name, n_fake, n_real])
 

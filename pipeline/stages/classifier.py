@@ -1,4 +1,6 @@
-"""Stage `classifier`: train the metrics' feature extractor on the real training split."""
+"""Stage `classifier`: train the `classifier` feature space on the real training split, or, for
+data without 2 classes or more (a folder of images without class sub-folders), skip it and say
+why: a classifier of one class learns nothing, and evaluation then scores in Inception."""
 
 from __future__ import annotations
 
@@ -10,15 +12,20 @@ from pipeline.cli import entrypoint
 from pipeline.config import ClassifierConfig, DatasetConfig, Section
 from pipeline.data.prepared import load_prepared
 from pipeline.evaluation.classifier import train_classifier, weights_checksum
-from pipeline.io import atomic_path, check_writable, write_json
+from pipeline.io import atomic_path, check_writable, write_json, write_text
 
 SECTIONS: dict[str, Section] = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
 
 
-def classifier(cfg: DictConfig) -> float:
+def classifier(cfg: DictConfig) -> float | None:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("classifier", "metrics"))
     data = load_prepared(out.prepared, dataset=cfg.dataset)
+    classes = len(data.meta["class_names"])
+    if classes < 2:
+        skip(out, f"the data has {classes} class (no class sub-folders): a classifier of "
+                         "one class learns nothing; evaluation scores in Inception's features")  # fmt: skip
+        return None
     c = cfg.evaluation.classifier
     model, accuracy = train_classifier(
         (data.images("train"), data.labels("train")),
@@ -28,10 +35,11 @@ def classifier(cfg: DictConfig) -> float:
         batch_size=c.batch_size,
         learning_rate=c.learning_rate,
         feature_dim=c.feature_dim,
-        seed=cfg.seed,
+        seed=c.seed,
     )
     with atomic_path(out.classifier) as tmp:
         model.save(tmp)
+    (out.classifier_dir / "SKIPPED.md").unlink(missing_ok=True)
     write_json(
         out.metric(artifacts.CLASSIFIER_METRICS),
         {"test_accuracy": accuracy, "test_images": int(data.meta["counts"]["test"])},
@@ -41,6 +49,15 @@ def classifier(cfg: DictConfig) -> float:
         f"weights sha256 {weights_checksum(model)[:12]}"
     )
     return accuracy
+
+
+def skip(out: Artifacts, reason: str) -> None:
+    """No classifier: its folder says why (DVC keeps the folder as the stage's output), and
+    metrics/classifier.json too; an older model there is removed, so nothing scores in it."""
+    out.classifier.unlink(missing_ok=True)
+    write_text(out.classifier_dir / "SKIPPED.md", f"No classifier was trained: {reason}.\n")
+    write_json(out.metric(artifacts.CLASSIFIER_METRICS), {"skipped": reason})
+    print(f"classifier: skipped: {reason}")
 
 
 main = entrypoint(classifier, SECTIONS)

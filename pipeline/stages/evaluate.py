@@ -16,7 +16,6 @@ from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingConfig
 from pipeline.data.prepared import load_prepared
-from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import (
     add_conditional_scores,
     evaluate_generator,
@@ -24,10 +23,11 @@ from pipeline.evaluation.run import (
     summary_line,
     write_class_histogram,
 )
+from pipeline.evaluation.spaces import SpaceContext, open_space
 from pipeline.explore import save_walks
 from pipeline.gan.sampling import latent_dim, sample
 from pipeline.io import atomic_path, check_writable, sha256_file, write_json
-from pipeline.tracking import runs as tracking
+from pipeline.tracking.evaluation import log_evaluation
 
 SECTIONS: dict[str, Section] = {
     "dataset": DatasetConfig,
@@ -45,22 +45,25 @@ def evaluate(cfg: DictConfig) -> float:
     generator_sha256 = sha256_file(artifacts.require(out.generator, "train"))
     generator = artifacts.load_keras_model(out.generator, "train")
     data = load_prepared(out.prepared, dataset=cfg.dataset)
-    extractor = FeatureExtractor(
-        artifacts.load_keras_model(out.classifier, "classifier"), cfg.evaluation.batch_size
-    )
+    context = SpaceContext(data.meta, out.classifier, out.metric(artifacts.CLASSIFIER_METRICS),
+                           cfg.evaluation.batch_size)  # fmt: skip
+    space, why = open_space(cfg.evaluation.features, context)
+    print(f"feature space: {space.name} ({why})")
     train_images = data.images("train")
     evaluation = evaluate_generator(
         lambda z: sample(generator, z),  # a conditional generator: classes in turn
         latent_dim(generator),
-        extractor,
+        space,
         train_images,
         data.images("test"),
         data.meta,
         cfg.evaluation,
         out.cache / "eval",
     )
-    sheet = add_conditional_scores(evaluation, generator, extractor, data, cfg.evaluation)
+    sheet = add_conditional_scores(evaluation, generator, space, data, cfg.evaluation)
     result = evaluation.result
+    result["feature_space"]["chosen_because"] = why
+    result["conditional"] = sheet is not None
     result["generator_sha256"] = generator_sha256
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
@@ -90,7 +93,7 @@ def evaluate(cfg: DictConfig) -> float:
     features = out.cache / "eval" / artifacts.EVAL_FEATURES
     with atomic_path(features) as tmp:
         np.savez(tmp, **cast(dict[str, Any], evaluation.features))
-    tracking.log_evaluation(
+    log_evaluation(
         cfg.tracking, artifacts.train_run_id(out), result,
         [*(out.plot(name) for name in PLOTS), features, *walks],
     )  # fmt: skip

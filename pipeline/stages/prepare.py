@@ -1,4 +1,5 @@
-"""Stage `prepare`: fetch and verify a raw dataset, write it normalized to [-1, 1]."""
+"""Stage `prepare`: fetch and verify a raw dataset, write it as uint8 arrays (readers scale them
+to [-1, 1])."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ SECTIONS: dict[str, Section] = {"dataset": Choice(DATASETS, DatasetConfig)}
 def prepare(cfg: DictConfig) -> dict:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("prepared", "metrics"))
-    raw = load_raw(cfg.dataset, cfg.paths.raw, cfg.seed)
+    raw = load_raw(cfg.dataset, cfg.paths.raw, cfg.dataset.split_seed)
     meta = write_prepared(
         raw, out.prepared, limit=cfg.dataset.limit, title=cfg.dataset.title, settings=cfg.dataset
     )

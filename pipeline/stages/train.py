@@ -29,7 +29,7 @@ from pipeline.models import MODELS
 from pipeline.tracking import runs as tracking
 from pipeline.tracking.observer import MlflowObserver
 from pipeline.training import distribute, history, loop
-from pipeline.training.build import GanSettings
+from pipeline.training.build import GanSettings, resolve_conditional
 from pipeline.training.checkpoints import checkpoint_fingerprint, checkpoint_folder
 from pipeline.training.monitor import TrainingObserver
 from pipeline.training.probe import QualityProbe
@@ -59,6 +59,9 @@ def train(
     distribute.strategy(cfg.training)  # first: TensorFlow's runtime starts with its devices
     check_writable(out.folders("models", "metrics", "plots", "checkpoints"))
     data = load_prepared(out.prepared, dataset=cfg.dataset)
+    cfg.training.conditional = resolve_conditional(
+        cfg.training.conditional, len(data.meta["class_names"])
+    )
     settings = GanSettings.from_config(cfg)
     fingerprint = checkpoint_fingerprint(seed=cfg.seed, data_meta=data.meta, **settings.sections())
     checkpoint_dir = checkpoint_folder(out.checkpoints, fingerprint, cfg.training.resume)

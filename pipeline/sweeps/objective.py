@@ -16,6 +16,8 @@ from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.config import ClassifierConfig, Section, TuneConfig
 from pipeline.data.prepared import META_FILE
+from pipeline.errors import PipelineError
+from pipeline.evaluation.catalog import OBJECTIVES
 from pipeline.io import file_lock, read_json
 from pipeline.stages import classifier as classifier_stage
 from pipeline.stages import evaluate as evaluate_stage
@@ -45,6 +47,15 @@ def train_then_evaluate(
     evaluate_stage.evaluate(cfg)
     scores = read_json(Artifacts.from_paths(cfg.paths).metric(artifacts.EVAL_METRICS))
     return float(scores[cfg.tune.objective])
+
+
+def check_objective(key: str) -> None:
+    """`tune.objective` names a score of the metric catalog that a sweep may minimise."""
+    if key not in OBJECTIVES:
+        raise PipelineError(
+            f"tune.objective={key} is not a score a sweep can minimise",
+            f"use one of {', '.join(OBJECTIVES)} (pipeline/evaluation/catalog.py)",
+        )
 
 
 def ensure_shared_inputs(cfg: DictConfig) -> None:

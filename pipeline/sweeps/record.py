@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.evaluation.catalog import HEADLINE, mlflow_key
+
 PARENT_ENV = "PIPELINE_SWEEP_RUN_ID"
-TABLE_COLUMNS = ("fid", "kid_mean", "precision", "recall", "coverage", "label_accuracy")
+TABLE_COLUMNS = HEADLINE  # the scores a sweep's comparison table shows
 
 
 def parent_run_id() -> str | None:
@@ -115,11 +117,12 @@ def comparison_rows(runs: Sequence[Any], swept: Sequence[str], objective: str) -
             "run_id": run.info.run_id,
             "status": run.info.status,
             **{key: params.get(key, "") for key in swept},
-            **{name: metrics.get(f"eval/{name}", math.nan) for name in TABLE_COLUMNS},
+            **{name: metrics.get(mlflow_key(name), math.nan) for name in TABLE_COLUMNS},
+            "feature_space": tags.get("protocol.feature_space", ""),
             "protocol": tags.get("protocol.key", ""),
             "pruned_at_step": tags.get("pruned_at_step", ""),
         }
-        row[objective] = metrics.get(f"eval/{objective}", math.nan)
+        row[objective] = metrics.get(mlflow_key(objective), math.nan)
         rows.append(row)
     rows.sort(key=lambda r: (math.isnan(r[objective]), r[objective]))
     return rows

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,7 @@ for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
 # experiment), so that the MLflow UI shows each section apart and compares any mix of runs:
 TRAIN = "train"  # training curves: losses, D's accuracy, throughput, by step
 PROBE = "probe"  # the quality probe's FID/KID during training, by step
-EVAL = "eval"  # the evaluate stage's scores
-FLOOR = "floor"  # the real-vs-real floor of those scores under the same protocol
-OBJECTIVE = f"{EVAL}/fid"  # what sweeps minimise
+# The evaluate stage's scores: eval/<key> and floor/<key> (pipeline.tracking.evaluation)
 EVALUATION_DIR = "evaluation"  # the run's artifact folder of evaluate's outputs
 # MLflow 3 opens an experiment without this tag in its GenAI view (traces, assistant); with it,
 # in the model-training view (runs, charts)
@@ -286,22 +284,3 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{p}=={version(p)}" for p in ("tensorflow", "keras", "mlflow", "numpy")]
-
-
-def log_evaluation(
-    tracking: Mapping[str, Any],
-    run_id: str | None,
-    result: Mapping[str, Any],
-    files: Iterable[Path],
-) -> None:
-    """Scores into the run that trained the generator (a run of its own if that is unknown),
-    so that the MLflow UI compares training runs by FID."""
-    configure(tracking)
-    with mlflow.start_run(run_id=run_id, tags=None if run_id else {"stage": "evaluate"}):
-        flat = {f"{EVAL}/{k}": v for k, v in result.items() if isinstance(v, int | float)}
-        flat.update({f"{FLOOR}/{k}": v for k, v in result["floor"].items()})
-        mlflow.log_metrics(flat)
-        mlflow.set_tags({f"protocol.{k}": str(v) for k, v in result["protocol"].items()})
-        mlflow.log_dict(dict(result), f"{EVALUATION_DIR}/eval.json")
-        for path in files:
-            mlflow.log_artifact(str(path), EVALUATION_DIR)

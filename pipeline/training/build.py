@@ -54,6 +54,17 @@ class GanSettings:
                 "training": self.training}  # fmt: skip
 
 
+def resolve_conditional(value: Any, num_classes: int) -> bool:
+    """`training.conditional`: true, false, or auto (conditional when the data has 2 classes
+    or more; the choice is printed)."""
+    if value != "auto":
+        return bool(value)
+    chosen = num_classes >= 2
+    print(f"training.conditional=auto: {'class-conditional' if chosen else 'unconditional'} "
+          f"(the data has {num_classes} class{'es' if num_classes != 1 else ''})")  # fmt: skip
+    return chosen
+
+
 def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
     if deterministic:

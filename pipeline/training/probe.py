@@ -53,6 +53,12 @@ class QualityProbe:
         against the first probe_samples test images."""
         if not training["probe_every_steps"]:
             return None
+        skipped = classifier.parent / "SKIPPED.md"
+        if not classifier.exists() and skipped.is_file():
+            print("quality probe: off, the classifier stage trained no classifier for this data "
+                  f"({skipped}); the probe's FID would need Inception features, too slow to "
+                  "compute every few steps on a CPU")  # fmt: skip
+            return None
         wanted = training["probe_samples"]
         if len(test_images) < wanted:
             print(

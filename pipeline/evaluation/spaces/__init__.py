@@ -34,6 +34,7 @@ class FeatureSpace:
     input_description: str = ""  # what the network is fed (size, range, resize)
     weights_checksum: str = ""  # sha256 of the weights: part of the protocol
     has_classes: bool = False  # whether it predicts the data's classes (probabilities)
+    chosen_because: str = ""  # set by `auto`: why this space was chosen for the data
 
     def features(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -69,24 +70,10 @@ class SpaceContext:
 
 SpaceFactory = Callable[[SpaceContext], FeatureSpace]
 FEATURE_SPACES: Catalog[SpaceFactory] = Catalog("feature space", "evaluation.features")
-AUTO = "auto"
 
 
 def open_space(name: str, context: SpaceContext) -> tuple[FeatureSpace, str]:
-    """The space ``name`` names (``auto``: chosen from the data), and why it was chosen."""
-    import_submodules(__name__)
-    reason = f"evaluation.features={name}"
-    if name == AUTO:
-        name, reason = choose(context)
-    return FEATURE_SPACES.get(name)(context), reason
-
-
-def choose(context: SpaceContext) -> tuple[str, str]:
-    """`auto`: the classifier only when it can have learned the data's classes."""
-    from pipeline.evaluation.spaces.classifier import classifier_verdict
-
-    usable, why = classifier_verdict(context)
-    return ("classifier" if usable else "inception"), f"evaluation.features=auto: {why}"
-
-
-FEATURE_SPACES.add(AUTO, lambda context: open_space(AUTO, context)[0])
+    """The space ``name`` names (``auto``: chosen from the data), and why it is the one."""
+    import_submodules(__name__)  # each module of this package registers its space
+    space = FEATURE_SPACES.get(name)(context)
+    return space, space.chosen_because or f"evaluation.features={name}"

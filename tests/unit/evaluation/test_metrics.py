@@ -50,9 +50,23 @@ def test_fid_of_a_sample_with_itself_is_zero():
     )
 
 
-def test_fid_refuses_fewer_samples_than_dimensions():
-    with pytest.raises(m.TooFewSamples, match="16 <= 32"):
-        m.gaussian_stats(RNG.standard_normal((16, 32)))
+def test_fid_needs_two_samples():
+    with pytest.raises(m.TooFewSamples, match="at least 2 samples, got 1"):
+        m.gaussian_stats(RNG.standard_normal((1, 32)))
+
+
+def test_fid_with_fewer_samples_than_dimensions_is_defined_and_biased_up():
+    """Singular covariances (16 samples in 32 dimensions): zero for a set with itself, and
+    above the large-sample value for two samples of one distribution (the bias that the
+    evaluation's fid_caveat names)."""
+    x, y = RNG.standard_normal((16, 32)), RNG.standard_normal((16, 32))
+    assert m.frechet_distance(m.gaussian_stats(x), m.gaussian_stats(x)) == pytest.approx(
+        0, abs=1e-8
+    )
+    small = m.frechet_distance(m.gaussian_stats(x), m.gaussian_stats(y))
+    large_x, large_y = RNG.standard_normal((4000, 32)), RNG.standard_normal((4000, 32))
+    large = m.frechet_distance(m.gaussian_stats(large_x), m.gaussian_stats(large_y))
+    assert small > 10 * large > 0
 
 
 # --- KID ---------------------------------------------------------------------------------------

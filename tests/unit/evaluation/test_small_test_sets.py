@@ -11,14 +11,16 @@ from pipeline.errors import PipelineError
 from pipeline.evaluation import report
 from pipeline.evaluation.classifier import FeatureExtractor, build_classifier
 from pipeline.evaluation.run import evaluate_generator, per_class_scores
+from pipeline.evaluation.spaces.classifier import ClassifierSpace
 
 SETTINGS = {"num_generated": 40, "num_real": 10_000, "batch_size": 20, "kid_subsets": 2,
-            "kid_subset_size": 10, "memorisation_samples": 5, "seed": 0}  # fmt: skip
+            "kid_subset_size": 10, "memorisation_samples": 5, "seed": 0,
+            "features": "classifier", "real_split": "test"}  # fmt: skip
 META = {"dataset": "image_folder", "checksum": "abc", "class_names": ["a", "b"]}
 
 
-def extractor(feature_dim: int = 8) -> FeatureExtractor:
-    return FeatureExtractor(build_classifier((8, 8, 1), 2, feature_dim))
+def extractor(feature_dim: int = 8) -> ClassifierSpace:
+    return ClassifierSpace(FeatureExtractor(build_classifier((8, 8, 1), 2, feature_dim)))
 
 
 def fake(noise: np.ndarray) -> np.ndarray:
@@ -33,13 +35,26 @@ def test_a_small_test_split_is_used_whole_and_recorded(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "the test split holds 30 images, fewer than evaluation.num_real=10000" in said
     assert result["protocol"]["num_real"] == 30 and np.isfinite(result["fid"])
+    assert "fid_caveat" not in result  # 30 and 40 images against 8 dimensions
 
 
-def test_too_few_for_a_covariance_is_an_error_with_a_fix_that_can_be_met(tmp_path):
+def test_fewer_images_than_dimensions_scores_with_a_stated_caveat(tmp_path):
+    """20 real images in 32 feature dimensions (a small folder in Inception's 2048): FID is
+    computed and eval.json says how far to trust it."""
+    rng = np.random.default_rng(1)
+    test = rng.integers(0, 256, (20, 8, 8, 1), dtype=np.uint8)
+    train = rng.integers(0, 256, (50, 8, 8, 1), dtype=np.uint8)
+    result = evaluate_generator(fake, 64, extractor(32), train, test, META, SETTINGS, tmp_path)
+    assert np.isfinite(result.result["fid"])
+    assert result.result["fid_caveat"].startswith("20 images against 32 feature dimensions")
+    assert "KID" in result.result["fid_caveat"]
+
+
+def test_too_few_to_score_is_an_error_with_a_fix_that_can_be_met(tmp_path):
     test = np.zeros((6, 8, 8, 1), np.uint8)
-    with pytest.raises(PipelineError, match="6 images are not more than the classifier's 8") as e:
+    with pytest.raises(PipelineError, match="6 images are too few to score") as e:
         evaluate_generator(fake, 64, extractor(), test, test, META, SETTINGS, tmp_path)
-    assert "dataset.test_fraction" in e.value.fix and "feature_dim" in e.value.fix
+    assert "dataset.test_fraction" in e.value.fix and "real_split=train" in e.value.fix
 
 
 def test_a_missing_per_class_fid_says_why():
@@ -73,7 +88,7 @@ def test_the_quality_probe_says_when_it_scores_fewer_test_images(tmp_path, capsy
     from pipeline.training.probe import QualityProbe
 
     path = tmp_path / "model.keras"
-    extractor().classifier.save(path)
+    extractor().extractor.classifier.save(path)
     test = np.random.default_rng(2).integers(0, 256, (30, 8, 8, 1), dtype=np.uint8)
     training = {"probe_every_steps": 10, "probe_samples": 100}
     probe = QualityProbe.for_training(training, path, test, seed=0)

@@ -1,0 +1,112 @@
+"""Every metric the evaluation reports, named once: its key, which way is better, where it is
+computed, its unit and what it means. Evaluate, register (promotion and vetoes), the sweep
+objective, the model card, the MLflow logging, the CI report and docs/metrics.md read it here.
+
+A score's value only compares with another under the same protocol (eval.json's ``protocol``:
+real data, feature space and weights, sample counts); ``space`` says whether a metric depends on
+the feature space (then its name is shown with it, e.g. "FID (inception)").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# MLflow metric names: "<section>/<key>"
+EVAL = "eval"  # the evaluate stage's scores
+FLOOR = "floor"  # what real images score under the same protocol: the best to expect
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # in eval.json; eval/<key> in MLflow
+    name: str  # how people call it
+    better: str  # "lower" or "higher"
+    space: bool  # computed in the feature space (True) or not (pixels, a classifier's accuracy)
+    unit: str
+    meaning: str
+    floor: bool = False  # reported beside what real images score (eval.json "floor")
+    needs_classes: bool = False  # needs a space that predicts the data's classes
+    objective: bool = False  # a sweep may minimise it (tune.objective)
+    headline: bool = False  # a column of comparison tables (sweeps, CI)
+
+    def shown(self, feature_space: str | None) -> str:
+        """The name as people should read it: with its feature space when it depends on it."""
+        return f"{self.name} ({feature_space})" if self.space and feature_space else self.name
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("fid", "FID", "lower", True, "squared feature distance",
+           "Frechet distance between Gaussians fitted to real and generated features (Heusel "
+           "et al. 2017); biased upwards at small N: compare at equal N", floor=True,
+           objective=True, headline=True),
+    Metric("kid_mean", "KID", "lower", True, "squared MMD",
+           "kernel distance with the cubic kernel, unbiased, mean over random subsets "
+           "(Binkowski et al. 2018): the score to trust at small N", floor=True, objective=True,
+           headline=True),
+    Metric("precision", "precision", "higher", True, "share of generated images",
+           "generated images inside the real images' k-NN balls (k=3): fidelity "
+           "(Kynkaanniemi et al. 2019)", floor=True, headline=True),
+    Metric("recall", "recall", "higher", True, "share of real images",
+           "real images inside the generated images' k-NN balls (k=3): variety", floor=True,
+           headline=True),
+    Metric("density", "density", "higher", True, "ratio",
+           "how many real k-NN balls (k=5) hold each generated image, over k; about 1 for "
+           "real-like images (Naeem et al. 2020)", floor=True),
+    Metric("coverage", "coverage", "higher", True, "share of real images",
+           "real images with a generated image inside their k-NN ball (k=5): variety that "
+           "outliers do not inflate", floor=True, headline=True),
+    Metric("classifier_score", "classifier score", "higher", True, "exp(nats)",
+           "the Inception Score computed with the data's classifier: confident and varied "
+           "class predictions", floor=True, needs_classes=True),
+    Metric("classes_covered", "classes covered", "higher", True, "classes",
+           "classes that get at least a tenth of their fair share of generated images",
+           floor=True, needs_classes=True),
+    Metric("label_accuracy", "label accuracy", "higher", True, "share of generated images",
+           "a conditional generator's images that the classifier assigns to the class asked "
+           "for (mean over classes)", needs_classes=True, headline=True),
+    Metric("per_class_fid_mean", "per-class FID (mean)", "lower", True,
+           "squared feature distance",
+           "each class's generated images against that class's real images, averaged",
+           needs_classes=True, objective=True),
+    Metric("memorisation_ratio", "memorisation ratio", "higher", False, "ratio (pixels)",
+           "median pixel distance of generated images to their nearest training image over the "
+           "same for real test images; well below 1 means copying"),
+    Metric("utility_real", "utility: real only", "higher", False, "accuracy",
+           "a classifier trained on a small real subset, tested on real test images",
+           needs_classes=True),
+    Metric("utility_augmented", "utility: real + generated", "higher", False, "accuracy",
+           "the same classifier trained on the subset plus generated images", needs_classes=True),
+    Metric("utility_synthetic", "utility: generated only (CAS)", "higher", False, "accuracy",
+           "trained on generated images only: the Classification Accuracy Score",
+           needs_classes=True),
+)  # fmt: skip
+
+BY_KEY = {metric.key: metric for metric in METRICS}
+FID, KID = BY_KEY["fid"], BY_KEY["kid_mean"]
+OBJECTIVES = tuple(metric.key for metric in METRICS if metric.objective)
+HEADLINE = tuple(metric.key for metric in METRICS if metric.headline)
+FLOORED = tuple(metric for metric in METRICS if metric.floor)
+
+
+def metric(key: str) -> Metric:
+    return BY_KEY[key]
+
+
+def mlflow_key(key: str, section: str = EVAL) -> str:
+    """``fid`` -> ``eval/fid``."""
+    return f"{section}/{key}"
+
+
+def markdown_table() -> str:
+    """docs/metrics.md's table (a test checks the page holds it)."""
+    rows = [
+        "| key | metric | better | depends on the feature space | unit | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in METRICS:
+        space = "yes" + (" (needs its class predictions)" if m.needs_classes else "")
+        rows.append(
+            f"| `{m.key}` | {m.name} | {m.better} | {space if m.space else 'no'} | {m.unit} | "
+            f"{m.meaning} |"
+        )
+    return "\n".join(rows)
