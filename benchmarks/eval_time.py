@@ -1,7 +1,10 @@
-"""Evaluation time for N generated images, by part, cold (real features computed) and warm
-(real features from the cache), in one process. Uses the pipeline's outputs: run `dvc repro`
-(or the prepare, train and classifier stages) first.
+"""Evaluation time. `--spaces`: images/s of each feature space (the classifier's CNN and the
+FID Inception network) on synthetic images of the pipeline's sizes, and the process's peak RSS;
+no pipeline outputs needed. Otherwise: the default evaluation of N generated images, by part,
+cold (real features computed) and warm (from the cache), from the pipeline's outputs (run
+`dvc repro` first).
 
+    python benchmarks/eval_time.py --spaces      # images/s per feature space
     python benchmarks/eval_time.py               # N = 10,000 against 10,000 test images
     python benchmarks/eval_time.py --n 5000
 """
@@ -52,10 +55,52 @@ def run_once(generator, extractor, test, train, n: int, cache: Path) -> dict[str
     return t
 
 
+SIZES = ((28, 28, 1), (32, 32, 3), (64, 64, 3))  # Fashion-MNIST, CIFAR-10, folder64
+
+
+def feature_space_speeds(n: int = 300, batch: int = 50) -> list[dict]:
+    """Images/s of each feature space at each of SIZES (after a warm-up call that traces)."""
+    import resource
+
+    from pipeline.evaluation.classifier import build_classifier
+    from pipeline.evaluation.spaces.classifier import ClassifierSpace
+    from pipeline.evaluation.spaces.inception import InceptionSpace
+
+    inception = InceptionSpace(batch_size=batch)
+    rng = np.random.default_rng(0)
+    rows = []
+    for shape in SIZES:
+        images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+        classifier = ClassifierSpace(FeatureExtractor(build_classifier(shape, 10), 1000))
+        for name, space in (("classifier", classifier), ("inception", inception)):
+            space.features(images[:batch])  # traces the call
+            start = time.perf_counter()
+            space.features(images)
+            seconds = time.perf_counter() - start
+            rows.append({"space": name, "size": "x".join(map(str, shape)),
+                         "images_per_s": n / seconds})  # fmt: skip
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for row in rows:
+        row["peak_rss_mb"] = peak_mb
+    return rows
+
+
+def speeds_markdown(rows: list[dict], device: str) -> str:
+    lines = [f"Feature extraction on {device} (batch 50 for Inception; peak RSS of the process "
+             f"{rows[0]['peak_rss_mb']:,.0f} MB)", "",
+             "| feature space | image size | images/s |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {r['space']} | {r['size']} | {r['images_per_s']:,.1f} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--spaces", action="store_true", help="images/s per feature space")
     args = parser.parse_args()
+    if args.spaces:
+        print(speeds_markdown(feature_space_speeds(), f"{os.cpu_count()} CPU cores"))
+        return
     data = load_prepared(ROOT / "data" / "prepared")
     generator = keras.models.load_model(ROOT / "models" / "generator.keras", compile=False)
     extractor = FeatureExtractor(

@@ -1,6 +1,8 @@
 """The GPU check: train the default and the 64/128-pixel presets a fixed number of steps in
 float32, in mixed bfloat16, and in bfloat16 with XLA (`hardware=gpu`); check that every loss
-stays finite; write images/s, step time and peak GPU memory to a markdown table.
+stays finite; write images/s, step time and peak GPU memory to a markdown table, and the
+images/s of each evaluation feature space (the FID Inception network's cost decides how long
+`hardware=gpu`'s paper protocol, fid50k_full, takes).
 
     pip install -e .                       # on the GPU machine (TensorFlow finds CUDA itself)
     python benchmarks/gpu_check.py         # about 5 minutes on one H100/H200-class GPU
@@ -142,6 +144,8 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS))
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--batch", type=int, help="instead of hardware=gpu's batch size")
+    parser.add_argument("--space-images", type=int, default=2000,
+                        help="images per feature space and size for its images/s")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu-check.md"))
     args = parser.parse_args()
     device = gpu() or "CPU (no GPU found: memory not measured)"
@@ -152,10 +156,15 @@ def main() -> int:
             print(f"{preset}, {mode}: {args.steps} steps", file=sys.stderr, flush=True)
             rows.append(check(preset, mode, args.steps, args.batch))
             print(f"result: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from eval_time import feature_space_speeds, speeds_markdown
+
+    print("feature spaces: images/s", file=sys.stderr, flush=True)
+    speeds = speeds_markdown(feature_space_speeds(n=args.space_images, batch=200), device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
-        tmp.write_text(markdown(rows, device))
+        tmp.write_text(markdown(rows, device) + "\n" + speeds)
     print(out.read_text())
     print(f"wrote {out}")
     broken = [f"{r['preset']} ({r['mode']})" for r in rows if not r["finite"]]

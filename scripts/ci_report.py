@@ -149,12 +149,23 @@ def report(repo: Path, base: str | None, base_why: str, run_url: str | None = No
 
 def decision_details(repo: Path, decision: dict) -> list[str]:
     """The FID difference with its interval, the per-class table, and the side-by-side sheet."""
+    from pipeline.evaluation.catalog import FID
+
     comparison = decision.get("comparison") or {}
     lines = []
+    eval_file = repo / "metrics" / "eval.json"
+    protocol = json.loads(eval_file.read_text()).get("protocol", {}) if eval_file.is_file() else {}
+    space = protocol.get("feature_space")
+    if protocol:
+        lines.append(
+            f"\nScores in the **{space or 'classifier'}** feature space, protocol "
+            f"`{protocol.get('key')}` ({protocol.get('name', 'unnamed')})."
+        )
     fid = comparison.get("fid")
     if fid:
         lines.append(
-            f"\nFID {fid['challenger']:.3f} against the champion's {fid['champion']:.3f}: "
+            f"\n{FID.shown(space)} {fid['challenger']:.3f} against the champion's "
+            f"{fid['champion']:.3f}: "
             f"difference {fid['difference']:+.3f}, {fid['confidence']:.0%} interval "
             f"[{fid['low']:+.3f}, {fid['high']:+.3f}] (lower is better; "
             f"rule `{decision.get('promotion', '?')}`)."

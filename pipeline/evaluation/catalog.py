@@ -97,8 +97,12 @@ def mlflow_key(key: str, section: str = EVAL) -> str:
     return f"{section}/{key}"
 
 
+BEGIN, END = "<!-- metric catalog: begin -->", "<!-- metric catalog: end -->"
+
+
 def markdown_table() -> str:
-    """docs/metrics.md's table (a test checks the page holds it)."""
+    """docs/metrics.md's table, between BEGIN and END (a test checks the page holds it;
+    ``python -m pipeline.evaluation.catalog docs/metrics.md`` rewrites it there)."""
     rows = [
         "| key | metric | better | depends on the feature space | unit | meaning |",
         "|---|---|---|---|---|---|",
@@ -110,3 +114,19 @@ def markdown_table() -> str:
             f"{m.meaning} |"
         )
     return "\n".join(rows)
+
+
+def refresh(page: str) -> str:
+    """``page`` with the table between its markers replaced by the current one."""
+    head, rest = page.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{markdown_table()}\n{END}{tail}"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/metrics.md")
+    target.write_text(refresh(target.read_text()))
+    print(f"wrote the metric catalog's table into {target}")

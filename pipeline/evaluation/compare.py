@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from pipeline.evaluation import metrics as m
 
@@ -96,7 +97,10 @@ def compare(
     kid_size = min(kid_subset_size, len(real), len(challenger), len(champion))
     draws: dict[str, list[float]] = {"fid": [], "kid": []}
     kid_points = []
-    for _ in range(samples):
+    # seconds a resample in 2,048 Inception dimensions on a CPU: shown when it takes a while
+    bar = tqdm(range(samples), desc="bootstrap", unit="resample", leave=False,
+               disable=real.shape[1] < 512)  # fmt: skip
+    for _ in bar:
         r = _resample(rng, real)
         c = _resample(rng, challenger)
         h = _resample(rng, champion)

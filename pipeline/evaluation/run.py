@@ -119,6 +119,10 @@ def add_conditional_scores(
 
     classes, e = num_classes(generator), settings
     if not classes:
+        evaluation.result["per_class_missing"] = (
+            "the generator is unconditional (trained without class labels), so it has no "
+            "classes to score one by one"
+        )
         if e["utility"]["enabled"]:
             print("evaluation.utility: skipped, the generator is unconditional (its images have "
                   "no labels to train a classifier on)")  # fmt: skip

@@ -142,8 +142,16 @@ def test_the_report_shows_each_class_the_interval_and_both_generators_samples(hi
     (repo / "metrics" / "eval_per_class.json").write_text(json.dumps({"per_class": {
         "Sandal": {"fid": 8.0, "accuracy": 0.9}, "Bag": {"fid": 4.5, "accuracy": 0.99},
         "Coat": {"fid": None, "accuracy": 0.7}}}))  # fmt: skip
+    scores = json.loads((repo / "metrics" / "eval.json").read_text())
+    scores["protocol"] = {"key": "abc123", "feature_space": "classifier",
+                          "name": "classifier, 600 generated vs 600 test images"}  # fmt: skip
+    (repo / "metrics" / "eval.json").write_text(json.dumps(scores))
     text = ci_report.report(repo, None, "nothing")
-    assert "FID 4.000 against the champion's 5.000: difference -1.000, 95% interval " in text
+    assert (
+        "Scores in the **classifier** feature space, protocol `abc123` (classifier, 600 "
+        "generated vs 600 test images)." in text
+    )
+    assert "FID (classifier) 4.000 against the champion's 5.000: difference -1.000, 95% " in text
     assert (
         "| Sandal | 8.000 | 5.000 | +3.000 [+2.100, +3.900] | 0.900 | **worse beyond noise** |"
         in text

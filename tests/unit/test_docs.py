@@ -37,3 +37,13 @@ def test_the_readme_is_a_front_page():
     assert len(readme.splitlines()) <= 200
     for command in ("bash scripts/setup.sh", "dvc repro", "python -m pytest"):
         assert command in readme
+
+
+def test_the_metrics_page_holds_the_catalog():
+    from pipeline.evaluation import catalog
+
+    page = (ROOT / "docs" / "metrics.md").read_text()
+    assert catalog.refresh(page) == page, (
+        "docs/metrics.md's table differs from pipeline/evaluation/catalog.py; "
+        "fix: python -m pipeline.evaluation.catalog docs/metrics.md"
+    )

@@ -241,9 +241,12 @@ class InceptionSpace(FeatureSpace):
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, FEATURE_DIM))
 
 
+MAX_BATCH = 50  # images per call: 299x299 activations take about 80 MB an image at the peak
+
+
 @FEATURE_SPACES.register("inception")
 def inception_space(context: Any) -> InceptionSpace:
-    return InceptionSpace(batch_size=context.batch_size)
+    return InceptionSpace(batch_size=min(context.batch_size, MAX_BATCH))
 
 
 if __name__ == "__main__":

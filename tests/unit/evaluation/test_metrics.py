@@ -139,3 +139,19 @@ def test_a_classifier_of_other_data_is_named_not_a_keras_traceback():
     extractor = FeatureExtractor(build_classifier((28, 28, 1), 10, 8))
     with pytest.raises(PipelineError, match="trained on 28x28x1 images, but these are 32x32x3"):
         extractor(np.zeros((2, 32, 32, 3), "float32"))
+
+
+def test_the_few_samples_trace_equals_the_eigendecomposition():
+    """tr sqrt(S_a S_b) from the small Gram matrix (n <= d) is the value the d x d
+    eigendecomposition gives."""
+    x = RNG.standard_normal((40, 100))
+    y = 1.3 * RNG.standard_normal((30, 100)) + 0.2
+    a, b = m.gaussian_stats(x), m.gaussian_stats(y)
+    assert a.centred is not None and b.centred is not None
+    dense_a = m.GaussianStats(a.mu, a.sigma, a.n)  # without the centred samples: eigh
+    dense_b = m.GaussianStats(b.mu, b.sigma, b.n)
+    assert m.trace_sqrt_product(a, b) == pytest.approx(
+        m.trace_sqrt_product(dense_a, dense_b), rel=1e-6
+    )
+    assert m.frechet_distance(a, b) == pytest.approx(m.frechet_distance(dense_a, dense_b), 1e-6)
+    assert m.gaussian_stats(RNG.standard_normal((200, 100))).centred is None  # n > d: eigh
