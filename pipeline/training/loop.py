@@ -8,6 +8,7 @@ up the run around Keras's fit().
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import time
@@ -23,7 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.gan.model import GAN
 from pipeline.gan.recalibrate import recalibrate_batch_norm
 from pipeline.training import distribute, history
-from pipeline.training.build import GanSettings, build_gan, seed_everything
+from pipeline.training.build import GanSettings, build_gan, resolve_conditional, seed_everything
 from pipeline.training.callbacks import (
     DiscriminatorWins,
     DivergenceGuard,
@@ -87,6 +88,13 @@ def train(
     ``probe`` (a QualityProbe) is called every ``training.probe_every_steps`` steps and at the
     end. Under `training.strategy` multi_worker, only the chief writes checkpoints (every
     worker restores from them)."""
+    if (
+        settings.training["conditional"] == "auto"
+    ):  # a caller that did not resolve it (a stage does)
+        resolved = resolve_conditional("auto", num_classes)
+        settings = dataclasses.replace(
+            settings, training={**settings.training, "conditional": resolved}
+        )
     t = settings.training
     strategy = distribute.strategy(t)
     distribute.check_batch(t, strategy.num_replicas_in_sync)

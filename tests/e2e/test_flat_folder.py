@@ -62,11 +62,11 @@ def runs(tmp_path_factory):
             "per_class": read("eval_per_class.json"), "register": read("register.json"),
             "card": (repo / "metrics" / "model_card.md").read_text(),
         })  # fmt: skip
-    return records, uri
+    return records, uri, repo, env, base
 
 
 def test_a_flat_folder_runs_with_the_default_command(runs):
-    records, uri = runs
+    records, uri, *_ = runs
     first = records[0]
     log = first["log"]
     # no one-class classifier: the stage says why
@@ -101,10 +101,48 @@ def test_a_flat_folder_runs_with_the_default_command(runs):
 
 
 def test_a_second_seed_is_compared_under_the_same_protocol(runs):
-    records, _ = runs
+    records, *_ = runs
     first, second = records
     assert first["eval"]["protocol"]["key"] == second["eval"]["protocol"]["key"]
     decision = second["register"]
     assert "not comparable" not in decision["reason"]
     assert decision["comparison"]["fid"]["samples"] > 0  # a bootstrap interval was computed
     assert decision["champion_version"] == 1
+
+
+def test_a_champion_of_another_protocol_is_refused_with_commands_that_work(runs, tmp_path):
+    """Scored with other sample counts, a third run is not compared with the champion; the
+    reason gives the commands that evaluate the champion under the new protocol, and after
+    running them as given, register compares the two."""
+    import re
+    import shlex
+
+    _, _, repo, env, base = runs
+    other = [*base, "-S", "evaluation.num_generated=50"]
+    result = run_command(["dvc", "exp", "run", *other], cwd=repo, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    decision = json.loads((repo / "metrics" / "register.json").read_text())
+    assert decision["decision"] == "challenger" and "not comparable" in decision["reason"]
+    assert "inception, 50 generated vs 12 test images" in decision["reason"]
+    hint = re.search(
+        r"evaluate the champion under this protocol: (.*) \(with this run", decision["reason"]
+    )
+    assert hint, decision["reason"]
+    for command in hint.group(1).split(" && "):
+        if command.startswith("echo "):  # the one shell redirection
+            text, target = re.fullmatch(r"echo '(.*)' > (\S+)", command).groups()
+            (repo / target).write_text(text)
+            continue
+        words = shlex.split(command)
+        if words[0] == "python":  # this run's dataset and evaluation settings
+            settings = [a for a in base if a.startswith(("dataset", "evaluation"))]
+            words += [*(a for a in settings if "num_generated" not in a),
+                      "evaluation.num_generated=50"]  # fmt: skip
+        done = run_command(words, cwd=repo, env=env)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    again = run_command(["python", "-m", "pipeline.stages.register", "--params", "params.yaml"],
+                        cwd=repo, env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    decision = json.loads((repo / "metrics" / "register.json").read_text())
+    assert "not comparable" not in decision["reason"]
+    assert decision["comparison"]["fid"]["samples"] > 0
