@@ -31,21 +31,21 @@ RESULTS = ROOT / "benchmarks" / "results"
 SHOWN = ("fid", "kid_mean", "precision", "recall", "coverage")
 
 
-def fashion_mnist(n: int) -> dict:
+def fashion_mnist(n: int, classifier_images: int = 10000) -> dict:
     from pipeline.data.specs import FASHION_MNIST
 
     raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
                                SYSTEM_FASHION_MNIST)  # fmt: skip
     train_images, train_labels = raw.train[0][:12000], raw.train[1][:12000]
     return {
-        "train": (train_images[:10000], train_labels[:10000]),  # the classifier's
+        "train": (train_images[:classifier_images], train_labels[:classifier_images]),
         "reference": raw.test[0][:n],  # real test images
         "candidates": (train_images[-n:], train_labels[-n:]),  # other real images
     }
 
 
-def photos(n: int) -> dict:
-    train = photo_crops(1500, seed=10)
+def photos(n: int, classifier_images: int = 1500) -> dict:
+    train = photo_crops(classifier_images, seed=10)
     return {"train": train, "reference": photo_crops(n, seed=11)[0],
             "candidates": photo_crops(n, seed=12)}  # fmt: skip
 
@@ -64,8 +64,14 @@ def classifier_features(train: tuple[np.ndarray, np.ndarray]):
     return (lambda x: extractor(x)[0]), accuracy
 
 
-def run(n_classifier: int, n_inception: int, datasets=("fashion_mnist", "photos")) -> dict:
-    """{(dataset, space): [Row, ...]} for every dataset and feature space."""
+def run(
+    n_classifier: int,
+    n_inception: int,
+    datasets=("fashion_mnist", "photos"),
+    classifier_images: dict[str, int] | None = None,
+) -> dict:
+    """{(dataset, space): [Row, ...]} for every dataset and feature space; the classifier of
+    each dataset trains on ``classifier_images[dataset]`` images (default: the loaders')."""
     from pipeline.evaluation.spaces.inception import InceptionSpace
 
     inception = InceptionSpace(batch_size=50).features
@@ -73,7 +79,8 @@ def run(n_classifier: int, n_inception: int, datasets=("fashion_mnist", "photos"
     grids = {}
     for name in datasets:
         for space, n in (("classifier", n_classifier), ("inception", n_inception)):
-            data = loaders[name](n)
+            sizes = {"classifier_images": classifier_images[name]} if classifier_images else {}
+            data = loaders[name](n, **sizes)
             if space == "classifier":
                 features, _ = classifier_features(data["train"])
             else:

@@ -136,13 +136,25 @@ def _per_class(e: Mapping[str, Any], comparison: Mapping[str, Any]) -> list[str]
     scored = [(name, s) for name, s in per_class.items() if s.get("fid") is not None]
     weakest = sorted(scored, key=lambda item: -item[1]["fid"])[:WEAKEST]
     named = ", ".join(
-        f"{name} (FID {s['fid']:.2f}, label accuracy {s['accuracy']:.1%})" for name, s in weakest
+        f"{name} (FID {s['fid']:.2f}"
+        + (f", label accuracy {s['accuracy']:.1%})" if "accuracy" in s else ")")
+        for name, s in weakest
+    )
+    accuracy = (
+        "Label accuracy: the share of a class's images that the classifier assigns to it "
+        f"(mean {e['label_accuracy']:.1%})."
+        if "label_accuracy" in e
+        else f"Label accuracy: not scored: {e.get('label_accuracy_missing', 'no class predictions')}."
+    )
+    weakest_said = (
+        f"Weakest classes by FID: {named}."
+        if named
+        else "No class has a FID here (too few images of a class for the feature dimensions)."
     )
     return [
         "## Per class",
         "",
-        f"Label accuracy: the share of a class's images that the classifier assigns to it "
-        f"(mean {e.get('label_accuracy', 0):.1%}). Weakest classes by FID: {named}. "
+        f"{accuracy} {weakest_said} "
         "`evaluation/eval_samples.png` shows each class's samples in a row.",
         "",
         *_table(

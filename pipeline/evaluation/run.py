@@ -130,17 +130,10 @@ def add_conditional_scores(
     names = list(data.meta["class_names"])
     test = (data.images("test"), data.labels("test"))
     per_class = max(e["num_generated"] // classes, 2)
-    if space.has_classes:
-        scores, class_features = per_class_scores(generator, space, *test, names, per_class,
-                                                  e["seed"], e["batch_size"])  # fmt: skip
-        evaluation.result.update(scores)
-        evaluation.features.update(class_features)
-    else:
-        reason = (f"per-class FID and label accuracy are scored in the classifier space only "
-                  f"(label accuracy needs its class predictions); this evaluation is in "
-                  f"{space.name}")  # fmt: skip
-        evaluation.result["per_class_missing"] = reason
-        print(f"evaluation: {reason}")
+    scores, class_features = per_class_scores(generator, space, *test, names, per_class,
+                                              e["seed"], e["batch_size"])  # fmt: skip
+    evaluation.result.update(scores)
+    evaluation.features.update(class_features)
     if e["utility"]["enabled"]:
         started = time.perf_counter()
         train = (data.images("train"), data.labels("train"))
@@ -181,7 +174,7 @@ def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes
 
 def per_class_scores(
     generator: Any,
-    extractor: FeatureSpace,
+    space: FeatureSpace,
     test_images: np.ndarray,
     test_labels: np.ndarray,
     class_names: list[str],
@@ -190,52 +183,68 @@ def per_class_scores(
     batch_size: int = 1000,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """For a class-conditional generator: per class, the FID of ``per_class`` images generated
-    for it against the real test images of that class, and the share the classifier assigns to
-    it (label accuracy); then the means over classes. A class's FID is null when it has no more
-    images (generated or real) than the features have dimensions (too few for a covariance), and
-    its ``fid_missing`` says so. Also the features scored, for register's per-class comparison:
-    "class_real"/"class_generated" with their class numbers in "<name>_labels"."""
+    for it against the real test images of that class, in ``space``, and, when the space
+    predicts the data's classes, the share it assigns to that class (label accuracy); then the
+    means over classes. A class's FID is null when it has no more images (generated or real)
+    than the features have dimensions (too few for a covariance), and its ``fid_missing`` says
+    so (in a space without class predictions nothing is computed for it then). Also the
+    features scored, for register's per-class comparison: "class_real"/"class_generated" with
+    their class numbers in "<name>_labels"."""
     from pipeline.evaluation.metrics import frechet_distance, gaussian_stats
     from pipeline.gan.sampling import latent_dim, sample
 
     rng = np.random.default_rng(seed)
     scores: dict[str, dict[str, Any]] = {}
     kept: dict[str, list[np.ndarray]] = {"class_real": [], "class_generated": []}
+    kept_classes: list[int] = []
     for k, name in enumerate(class_names):
         noise = rng.standard_normal((per_class, latent_dim(generator))).astype("float32")
+        real_images = test_images[test_labels == k]
+        missing = report.fid_missing(len(real_images), per_class, space.feature_dim)
+        if missing and not space.has_classes:  # neither a FID nor an accuracy to compute
+            scores[name] = {"fid": None, "fid_missing": missing}
+            continue
         images = np.concatenate([
             np.asarray(sample(generator, noise[i : i + batch_size],
                               np.full(len(noise[i : i + batch_size]), k, "int32")))
             for i in range(0, per_class, batch_size)
         ])  # fmt: skip
-        features, probs = extractor(images)
-        assert probs is not None, "per-class scores need a space that predicts classes"
-        real_features, _ = extractor(test_images[test_labels == k])
+        features, probs = space(images)
+        real_features, _ = space(real_images)
         kept["class_real"].append(real_features)
         kept["class_generated"].append(features)
-        missing = report.fid_missing(len(real_features), len(features), features.shape[1])
+        kept_classes.append(k)
         scores[name] = {
             "fid": None
             if missing
             else frechet_distance(gaussian_stats(features), gaussian_stats(real_features)),
-            "accuracy": float(np.mean(probs.argmax(axis=1) == k)),
+            **({"accuracy": float(np.mean(probs.argmax(axis=1) == k))} if probs is not None
+               else {}),
             **({"fid_missing": missing} if missing else {}),
-        }
+        }  # fmt: skip
     fids = [s["fid"] for s in scores.values() if s["fid"] is not None]
+    accuracies = [s["accuracy"] for s in scores.values() if "accuracy" in s]
     result: dict[str, Any] = {
         "per_class": scores,
-        "label_accuracy": float(np.mean([s["accuracy"] for s in scores.values()])),
         "per_class_fid_mean": float(np.mean(fids)) if len(fids) == len(scores) else None,
     }
+    if accuracies:
+        result["label_accuracy"] = float(np.mean(accuracies))
+    else:
+        result["label_accuracy_missing"] = (
+            f"label accuracy needs a feature space that predicts the data's classes; "
+            f"{space.name} does not (evaluation.features=classifier does)"
+        )
     if len(fids) < len(scores):
         result["per_class_fid_mean_missing"] = (
             f"{len(scores) - len(fids)} of {len(scores)} classes have no FID "
             "(per_class.<class>.fid_missing says why)"
         )
     arrays = {}
-    for key, parts in kept.items():
-        arrays[key] = np.concatenate(parts)
-        arrays[f"{key}_labels"] = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    if kept_classes:
+        for key, parts in kept.items():
+            arrays[key] = np.concatenate(parts)
+            arrays[f"{key}_labels"] = np.repeat(kept_classes, [len(p) for p in parts])
     return result, arrays
 
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def grids():
-    return load("metric_sanity").run(n_classifier=500, n_inception=120)
+    sizes = {"fashion_mnist": 4000, "photos": 900}  # the classifiers' training images
+    return load("metric_sanity").run(n_classifier=500, n_inception=100, classifier_images=sizes)
 
 
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "photos"])

@@ -90,7 +90,7 @@ def build_tiny(cfg, image_shape):
 YAML = {
     "dataset/stripes.yaml": "name: stripes\nraw_dir: null\nmirror: null\ndownload: false\n"
     "limit: null\nimage_size: 8\nchannels: 1\ntitle: null\nresize: center_crop\n"
-    "pad_color: [0, 0, 0]\non_bad_file: fail\ntest_fraction: 0.1\n",
+    "pad_color: [0, 0, 0]\non_bad_file: fail\ntest_fraction: 0.1\nsplit_seed: 0\n",
     "loss/toy.yaml": "name: toy\nscale: 2.0\n",
     "regularizers/logit_penalty.yaml": "logit_penalty:\n  weight: 0.001\n",
     "model/tiny.yaml": "name: tiny\nlatent_dim: 4\nunits: 16\n",

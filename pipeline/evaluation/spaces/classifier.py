@@ -76,10 +76,13 @@ def classifier_space(context: SpaceContext) -> ClassifierSpace:
     from pipeline.evaluation.classifier import FeatureExtractor
 
     usable, why = classifier_verdict(context)
-    if not usable:
+    if not context.classifier_model.exists():
         raise PipelineError(
             f"evaluation.features=classifier cannot score this data: {why.split(':')[0]}",
             "use evaluation.features=inception (or auto, which chooses for the data)",
         )
+    if not usable:  # asked for by name: honoured, with what the scores are worth
+        print(f"warning: evaluation.features=classifier: {why.split(':')[0]}; scores in its "
+              "features say little (auto would score in Inception)")  # fmt: skip
     model = load_keras_model(context.classifier_model, "classifier")
     return ClassifierSpace(FeatureExtractor(model, context.batch_size))

@@ -11,6 +11,7 @@ from pipeline.errors import PipelineError
 from pipeline.evaluation import report
 from pipeline.evaluation.classifier import FeatureExtractor, build_classifier
 from pipeline.evaluation.run import evaluate_generator, per_class_scores
+from pipeline.evaluation.spaces import FeatureSpace
 from pipeline.evaluation.spaces.classifier import ClassifierSpace
 
 SETTINGS = {"num_generated": 40, "num_real": 10_000, "batch_size": 20, "kid_subsets": 2,
@@ -77,6 +78,35 @@ def test_a_missing_per_class_fid_says_why():
         scores["per_class_fid_mean"] is None
         and "1 of 2 classes" in scores["per_class_fid_mean_missing"]
     )
+
+
+class PixelSpace(FeatureSpace):
+    """A space without class predictions (as Inception): the pixels themselves."""
+
+    name, feature_dim = "pixels", 64
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(images, np.float64).reshape(len(images), -1)
+
+
+def test_per_class_scores_in_a_space_without_class_predictions():
+    """Per-class FID is scored in any space; label accuracy is absent with the reason, and a
+    class too small for a FID costs no feature extraction at all."""
+    from pipeline.gan.conditional import conditional_networks
+    from tests.helpers.configs import compose_config, validate_all
+
+    cfg = validate_all(compose_config(["experiment=smoke"]))
+    generator, _ = conditional_networks(cfg.model, (8, 8, 1), 2)
+    labels = np.array([0] * 80 + [1] * 4)
+    images = np.random.default_rng(1).integers(0, 256, (84, 8, 8, 1), dtype=np.uint8)
+    scores, features = per_class_scores(generator, PixelSpace(), images, labels, ["a", "b"],
+                                        90, seed=0)  # fmt: skip
+    assert scores["per_class"]["a"]["fid"] > 0 and "accuracy" not in scores["per_class"]["a"]
+    assert scores["per_class"]["b"] == {
+        "fid": None, "fid_missing": "4 real images, not more than the 64 feature dimensions: "
+        "FID needs more images than features"}  # fmt: skip
+    assert "label_accuracy" not in scores and "pixels does not" in scores["label_accuracy_missing"]
+    assert set(features["class_real_labels"]) == {0}  # only class a's features were computed
 
 
 def test_fid_missing_names_the_smaller_sample():
