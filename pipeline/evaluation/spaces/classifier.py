@@ -76,7 +76,8 @@ def classifier_space(context: SpaceContext) -> ClassifierSpace:
     from pipeline.evaluation.classifier import FeatureExtractor
 
     usable, why = classifier_verdict(context)
-    if not context.classifier_model.exists():
+    classes = len(context.data_meta.get("class_names") or [])
+    if classes < 2 or not context.classifier_model.exists():  # it cannot have learned anything
         raise PipelineError(
             f"evaluation.features=classifier cannot score this data: {why.split(':')[0]}",
             "use evaluation.features=inception (or auto, which chooses for the data)",

@@ -124,3 +124,17 @@ def test_the_quality_probe_says_when_it_scores_fewer_test_images(tmp_path, capsy
     probe = QualityProbe.for_training(training, path, test, seed=0)
     assert probe is not None and len(probe.real_images) == 30
     assert "holds 30 images, fewer than training.probe_samples=100" in capsys.readouterr().out
+
+
+def test_the_classifier_space_refuses_data_of_one_class(tmp_path):
+    """Asked for by name on one-class data, even with a classifier file at the path (another
+    data's): an error naming the way out, not scores in a space that learned nothing."""
+    from pipeline.evaluation.spaces import SpaceContext, open_space
+
+    model = tmp_path / "model.keras"
+    extractor().extractor.classifier.save(model)
+    (tmp_path / "classifier.json").write_text('{"test_accuracy": 1.0}')
+    context = SpaceContext({"class_names": ["all"]}, model, tmp_path / "classifier.json")
+    with pytest.raises(PipelineError, match="the data has 1 class") as e:
+        open_space("classifier", context)
+    assert "evaluation.features=inception" in e.value.fix
