@@ -23,6 +23,7 @@ GENERATOR_FILE = "generator.keras"
 TRAIN_RUN_FILE = "train_run.json"  # {"run_id", "tracking_uri"}: the MLflow run that trained it
 # paths.classifier (stage classifier)
 CLASSIFIER_FILE = "model.keras"
+CLASSIFIER_SKIPPED = "SKIPPED.md"  # instead of the model: why none was trained (one class)
 # paths.metrics, one file per stage
 PREPARE_METRICS = "prepare.json"  # what went into the prepared data (prepare.md: its summary)
 PREPARE_REPORT = "prepare.md"

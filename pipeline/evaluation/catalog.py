@@ -88,10 +88,6 @@ HEADLINE = tuple(metric.key for metric in METRICS if metric.headline)
 FLOORED = tuple(metric for metric in METRICS if metric.floor)
 
 
-def metric(key: str) -> Metric:
-    return BY_KEY[key]
-
-
 def mlflow_key(key: str, section: str = EVAL) -> str:
     """``fid`` -> ``eval/fid``."""
     return f"{section}/{key}"

@@ -39,7 +39,7 @@ def classifier(cfg: DictConfig) -> float | None:
     )
     with atomic_path(out.classifier) as tmp:
         model.save(tmp)
-    (out.classifier_dir / "SKIPPED.md").unlink(missing_ok=True)
+    (out.classifier_dir / artifacts.CLASSIFIER_SKIPPED).unlink(missing_ok=True)
     write_json(
         out.metric(artifacts.CLASSIFIER_METRICS),
         {"test_accuracy": accuracy, "test_images": int(data.meta["counts"]["test"])},
@@ -55,7 +55,9 @@ def skip(out: Artifacts, reason: str) -> None:
     """No classifier: its folder says why (DVC keeps the folder as the stage's output), and
     metrics/classifier.json too; an older model there is removed, so nothing scores in it."""
     out.classifier.unlink(missing_ok=True)
-    write_text(out.classifier_dir / "SKIPPED.md", f"No classifier was trained: {reason}.\n")
+    write_text(
+        out.classifier_dir / artifacts.CLASSIFIER_SKIPPED, f"No classifier was trained: {reason}.\n"
+    )
     write_json(out.metric(artifacts.CLASSIFIER_METRICS), {"skipped": reason})
     print(f"classifier: skipped: {reason}")
 

@@ -53,7 +53,9 @@ class QualityProbe:
         against the first probe_samples test images."""
         if not training["probe_every_steps"]:
             return None
-        skipped = classifier.parent / "SKIPPED.md"
+        from pipeline.artifacts import CLASSIFIER_SKIPPED
+
+        skipped = classifier.parent / CLASSIFIER_SKIPPED
         if not classifier.exists() and skipped.is_file():
             print("quality probe: off, the classifier stage trained no classifier for this data "
                   f"({skipped}); the probe's FID would need Inception features, too slow to "

@@ -58,9 +58,6 @@ class ClassifierSpace(FeatureSpace):
             "data's own classifier"
         )
 
-    def check_fits(self, shape: tuple[int, ...]) -> None:
-        self.extractor.check_fits(shape)
-
     def features(self, images: np.ndarray) -> np.ndarray:
         return self.extractor(images)[0]
 
