@@ -12,7 +12,7 @@ peak resident set size:
 - prepare: `python -m pipeline.stages.prepare dataset=image_folder ...` (decoding in parallel
   threads and writing uint8 rows as they come);
 - train: the train stage for --train-steps steps at batch --batch-size, the default model
-  (`compact_dcgan`), the quality probe off;
+  (`strided_dcgan`), the quality probe off;
 - the input pipeline alone: images/s of `make_dataset` over the prepared images, held in memory
   (up to 256 MiB) and read from the memory-mapped file (larger sets; forced here for every set).
 
@@ -135,8 +135,8 @@ def main() -> None:
         train_mb, train_s = measured(
             [sys.executable, "-m", "pipeline.stages.train", *common,
              "training.epochs=1", f"training.steps_per_epoch={args.train_steps}",
-             f"training.batch_size={args.batch_size}", "training.probe_every_steps=0",
-             "training.resume=false", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"],
+             f"training.batch_size={args.batch_size}", "monitor.probe_every_steps=0",
+             "checkpoint.resume=false", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"],
             env,
         )  # fmt: skip
         in_memory = pipeline_rate(work / "prepared", args.batch_size, 200, streamed=False)

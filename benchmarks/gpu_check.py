@@ -34,11 +34,12 @@ import tensorflow as tf
 from hydra import compose, initialize_config_dir
 
 from pipeline.config import validate
+from pipeline.data.specs import image_shape
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_path
-from pipeline.stages.train import SECTIONS
+from pipeline.stages.train import TrainConfig
 from pipeline.training import loop
-from pipeline.training.build import GanSettings
+from pipeline.training.settings import GanSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = {  # name -> overrides: what a user runs
@@ -47,8 +48,8 @@ PRESETS = {  # name -> overrides: what a user runs
     "folder128": ["experiment=folder128"],
 }
 MODES = {  # on top of hardware=gpu (batch 64, 50 steps a call)
-    "float32": ["training.precision=float32", "training.jit_compile=false"],
-    "mixed_bfloat16": ["training.jit_compile=false"],
+    "float32": ["compute.precision=float32", "compute.jit_compile=false"],
+    "mixed_bfloat16": ["compute.jit_compile=false"],
     "bfloat16 + XLA": [],  # hardware=gpu as it is
 }
 
@@ -68,9 +69,9 @@ class CallTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def config(overrides: list[str]):
+def config(overrides: list[str]) -> TrainConfig:
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose("config", overrides), SECTIONS)
+        return validate(compose("config", overrides), TrainConfig)
 
 
 def gpu() -> str | None:
@@ -84,16 +85,15 @@ def gpu() -> str | None:
 def check(preset: str, mode: str, steps: int, batch: int | None) -> dict:
     overrides = [*PRESETS[preset], "hardware=gpu", *MODES[mode],
                  f"training.steps_per_epoch={steps}", "training.epochs=1",
-                 "training.probe_every_steps=0", f"training.log_every_steps={steps}",
-                 f"training.sample_every_steps={steps}", "training.resume=false"]  # fmt: skip
+                 "monitor.probe_every_steps=0", f"monitor.log_every_steps={steps}",
+                 f"monitor.sample_every_steps={steps}", "checkpoint.resume=false"]  # fmt: skip
     if batch:
         overrides.append(f"training.batch_size={batch}")
     cfg = config(overrides)
     t = cfg.training
-    size, channels = cfg.dataset.image_size, cfg.dataset.channels
     rng = np.random.default_rng(0)
     count = t.batch_size * t.discriminator_steps * 4
-    images = rng.integers(0, 256, (count, size, size, channels), dtype=np.uint8)
+    images = rng.integers(0, 256, (count, *image_shape(cfg.dataset)), dtype=np.uint8)
     labels = rng.integers(0, 10, count)
     if gpu():
         tf.config.experimental.reset_memory_stats("GPU:0")
@@ -109,7 +109,7 @@ def check(preset: str, mode: str, steps: int, batch: int | None) -> dict:
     losses = [v for row in result.rows for k, v in row.items() if k.endswith("loss")]
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpu() else None
     return {
-        "preset": preset, "mode": mode, "size": size, "batch": int(t.batch_size),
+        "preset": preset, "mode": mode, "size": image_shape(cfg.dataset)[0], "batch": int(t.batch_size),
         "steps": result.steps, "step_ms": 1000 * step_s,
         "images_per_s": t.batch_size * t.discriminator_steps / step_s,
         "first_call_s": timer.seconds[0] if timer.seconds else math.nan,

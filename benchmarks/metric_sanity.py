@@ -32,10 +32,9 @@ SHOWN = ("fid", "kid_mean", "precision", "recall", "coverage")
 
 
 def fashion_mnist(n: int, classifier_images: int = 10000) -> dict:
-    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.data.specs import read_local
 
-    raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
-                               SYSTEM_FASHION_MNIST)  # fmt: skip
+    raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train_images, train_labels = raw.train[0][:12000], raw.train[1][:12000]
     return {
         "train": (train_images[:classifier_images], train_labels[:classifier_images]),

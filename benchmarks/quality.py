@@ -4,7 +4,7 @@ evaluation protocol, write a markdown table and one figure of sample grids side 
     dvc repro classifier                   # the prepared data and the metrics' feature extractor
     python benchmarks/quality.py --minutes 5 10 20          # the baselines beside the default
     python benchmarks/quality.py --minutes 3.33 --suite techniques   # one switch at a time
-    python benchmarks/quality.py --minutes 10 --preset model=dcgan_small --preset model=compact_dcgan
+    python benchmarks/quality.py --minutes 10 --preset model=dcgan_small --preset model=strided_dcgan
     python benchmarks/quality.py --prepared /tmp/mnist/prepared --classifier /tmp/mnist/classifier/model.keras \
         --evaluation evaluation.num_real=3000 evaluation.num_generated=3000
 
@@ -22,6 +22,7 @@ with each other and with metrics/eval.json. Compare only within one run: machine
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import textwrap
@@ -37,17 +38,18 @@ from hydra import compose, initialize_config_dir
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
-from pipeline.config import EvaluationConfig, validate
+from pipeline.config import validate
 from pipeline.data.prepared import load_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import evaluate_generator, per_class_scores
 from pipeline.gan.sampling import latent_dim, num_classes, sample
 from pipeline.io import atomic_path
-from pipeline.stages.train import SECTIONS
+from pipeline.stages.evaluate import EvaluateConfig
+from pipeline.stages.train import TrainConfig
 from pipeline.training import loop
-from pipeline.training.build import GanSettings
 from pipeline.training.callbacks import TimeBudget
+from pipeline.training.settings import GanSettings
 from pipeline.viz import image_grid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,20 +58,20 @@ ROOT = Path(__file__).resolve().parent.parent
 # defaults move.
 # DCGAN's learning rate, the default's until late on 2026-11-24
 LR2 = "training.generator_lr=2e-4 training.discriminator_lr=2e-4"
-NS = f"model=compact_dcgan loss=non_saturating regularizers=[] {LR2}"  # the default until 11-24
+NS = f"model=strided_dcgan loss=non_saturating regularizers=[] {LR2}"  # the default until 11-24
 SUITES = {
     # The baselines beside the default, at equal wall-clock.
     "baselines": [
         # TensorFlow's MNIST DCGAN tutorial: its batch size and optimiser (Adam(1e-4), Keras's
         # default betas), no labels, no averaging.
-        "model=tf_tutorial_dcgan loss=non_saturating regularizers=[] training.batch_size=256 "
+        "model=strided_dcgan_tutorial loss=non_saturating regularizers=[] training.batch_size=256 "
         "training.generator_lr=1e-4 training.discriminator_lr=1e-4 training.beta_1=0.9 "
         "training.ema_decay=0 training.conditional=false",
         # The default until 2026-11-23: the half-width DCGAN, batch 128, no averaging, no labels.
         "model=dcgan_small loss=non_saturating regularizers=[] training.batch_size=128 "
         f"training.ema_decay=0 training.conditional=false {LR2}",
-        "model=compact_dcgan training.conditional=false",  # the default without labels
-        "model=compact_dcgan",  # the default
+        "model=strided_dcgan training.conditional=false",  # the default without labels
+        "model=strided_dcgan",  # the default
     ],
     # One technique at a time on the non-saturating conditional compact DCGAN, then the two
     # that won together (the default since 2026-11-24), then at twice the learning rate (the
@@ -80,21 +82,26 @@ SUITES = {
         NS,
         f"{NS} training.conditional=false",
         f"{NS} regularizers=[mode_seeking] regularizers.mode_seeking.weight=0.1",
-        f"model=compact_dcgan loss=hinge regularizers=[] {LR2}",
-        f"model=compact_dcgan loss=non_saturating regularizers=[r1] {LR2}",
+        f"model=strided_dcgan loss=hinge regularizers=[] {LR2}",
+        f"model=strided_dcgan loss=non_saturating regularizers=[r1] {LR2}",
         f"{NS} loss.label_smoothing=0.1",
-        f"model=compact_dcgan loss=hinge regularizers=[r1] {LR2}",
-        "model=compact_dcgan loss=hinge regularizers=[r1] training.generator_lr=4e-4 "
+        f"model=strided_dcgan loss=hinge regularizers=[r1] {LR2}",
+        "model=strided_dcgan loss=hinge regularizers=[r1] training.generator_lr=4e-4 "
         "training.discriminator_lr=4e-4",
     ],
 }
 COLUMNS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered"]
 
 
+@dataclasses.dataclass
+class BenchConfig(TrainConfig, EvaluateConfig):
+    """What a benchmark run reads: training's sections and evaluation's."""
+
+
 def preset_config(overrides: list[str]):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", [*overrides, "training.epochs=1000"])
-    return validate(cfg, {**SECTIONS, "evaluation": EvaluationConfig})
+    return validate(cfg, BenchConfig)
 
 
 def run_preset(overrides: list[str], cfg, seconds: float, extractor, data, evaluation) -> dict:
@@ -193,7 +200,7 @@ def main() -> None:
     presets = [p.split() for p in (args.preset or SUITES[args.suite])]
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        base = validate(compose("config", args.evaluation), {"evaluation": EvaluationConfig})
+        base = validate(compose("config", args.evaluation), EvaluateConfig)
     out = Artifacts.from_paths(base.paths)
     data = load_prepared(Path(args.prepared) if args.prepared else ROOT / out.prepared)
     extractor = FeatureExtractor(

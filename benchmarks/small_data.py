@@ -28,34 +28,33 @@ import keras
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-from benchmarks.quality import COLUMNS, figure
+from benchmarks.quality import COLUMNS, BenchConfig, figure
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
-from pipeline.config import EvaluationConfig, validate
+from pipeline.config import validate
 from pipeline.data.prepared import load_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import FeatureExtractor
 from pipeline.evaluation.run import evaluate_generator
 from pipeline.gan.sampling import latent_dim, sample
 from pipeline.io import atomic_path
-from pipeline.stages.train import SECTIONS
 from pipeline.training import loop
-from pipeline.training.build import GanSettings
+from pipeline.training.settings import GanSettings
 from pipeline.viz import image_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 # What each cut is trained with, on top of the default config.
 SETTINGS = {
     "none": [],
-    "DiffAugment": ["training.augment=[color,translation,cutout]"],
-    "ADA": ["training.ada_target=0.6"],  # the paper's target and speed (500k images 0 -> 1)
-    "ADA, 10x faster": ["training.ada_target=0.6", "training.ada_speed_images=50000"],
+    "DiffAugment": ["augment.diffaugment=[color,translation,cutout]"],
+    "ADA": ["augment.ada_target=0.6"],  # the paper's target and speed (500k images 0 -> 1)
+    "ADA, 10x faster": ["augment.ada_target=0.6", "augment.ada_speed_images=50000"],
 }
 
 
 def config(overrides: list[str]):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose("config", overrides), {**SECTIONS, "evaluation": EvaluationConfig})
+        return validate(compose("config", overrides), BenchConfig)
 
 
 def balanced_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:

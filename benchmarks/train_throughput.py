@@ -4,7 +4,7 @@
     python benchmarks/train_throughput.py --models mlp dcgan --shape 32,32,3 --xla
     # the default's settings: batch 8, 10 steps a call, one thread an op (run it again with
     # --threads 0 0 --steps-per-execution 1 for TensorFlow's own)
-    python benchmarks/train_throughput.py --models compact_dcgan --batch-size 8 --steps 400 \
+    python benchmarks/train_throughput.py --models strided_dcgan --batch-size 8 --steps 400 \
         --warmup 20 --steps-per-execution 10 --threads 1 0
 
 For each model: forward multiply-adds per image (generator, discriminator), the estimated
@@ -29,36 +29,42 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
 from hydra import compose, initialize_config_dir
 
 from pipeline.config import validate
-from pipeline.stages.train import SECTIONS
+from pipeline.stages.train import TrainConfig
 from pipeline.training import distribute
-from pipeline.training.build import GanSettings, build_gan, seed_everything
+from pipeline.training.build import build_gan, seed_everything
 from pipeline.training.inputs import make_dataset
 from pipeline.training.loop import steps_per_execution
+from pipeline.training.settings import GanSettings
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_MODELS = [
     "mlp",
     "dcgan_small",
-    "compact_dcgan",
-    "tf_tutorial_dcgan",
+    "strided_dcgan",
+    "strided_dcgan_tutorial",
     "dcgan",
     "resnet_dcgan",
 ]
+
+
+def all_layers(model):
+    """Every layer of ``model``, those of nested models too (Keras's public ``layers``)."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
 
 
 def forward_macs(model) -> int:
     """Multiply-adds of one image through the Dense and (transposed) convolution layers, nested
     models and spectrally normalized layers included."""
     total = 0
-    layers = list(model._flatten_layers(include_self=False))
-    wrapped = {id(layer.layer) for layer in layers if hasattr(layer, "layer")}
-    for layer in layers:
-        if id(layer) in wrapped:
-            continue  # counted through its wrapper, which knows the shapes
+    for layer in all_layers(model):
         inner = getattr(layer, "layer", layer)  # SpectralNormalization wraps its layer
         kind = inner.__class__.__name__
         if kind == "Dense":
@@ -89,16 +95,17 @@ def measure(
     model: str, jit: bool, shape, batch_size: int, steps: int, warmup: int, per_call: int = 1
 ):
     """(seconds per step, G forward MACs, D forward MACs); ``per_call`` steps per call into
-    TensorFlow (training.steps_per_execution)."""
+    TensorFlow (compute.steps_per_execution)."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(
             "config",
-            [f"model={model}", f"training.jit_compile={jit}", f"training.batch_size={batch_size}",
-             "training.deterministic=false", "training.conditional=false"],
+            [f"model={model}", f"compute.jit_compile={jit}", f"training.batch_size={batch_size}",
+             "compute.deterministic=false", "training.conditional=false"],
         )  # fmt: skip
-    cfg = validate(cfg, SECTIONS)
+    settings = GanSettings.from_config(validate(cfg, TrainConfig))
+    settings.seed = 0
     seed_everything(0, deterministic=False)
-    gan = build_gan(shape, GanSettings.from_config({**cfg, "seed": 0}))
+    gan = build_gan(shape, settings)
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size * 8, *shape)).astype("float32")
     dataset = make_dataset(images, batch_size, seed=0)
     gan.steps_per_execution = steps_per_execution(per_call, math.gcd(steps, warmup), 0)
@@ -119,12 +126,12 @@ def main() -> None:
     parser.add_argument("--xla", action="store_true", help="also measure with XLA on")
     parser.add_argument(
         "--steps-per-execution", type=int, default=1, metavar="N",
-        help="train steps per call into TensorFlow (training.steps_per_execution; it divides "
+        help="train steps per call into TensorFlow (compute.steps_per_execution; it divides "
         "--steps and --warmup)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, nargs=2, default=(0, 0), metavar=("INTRA", "INTER"),
-        help="TensorFlow's intra-op and inter-op threads (training.intra_op_threads and "
+        help="TensorFlow's intra-op and inter-op threads (compute.intra_op_threads and "
         "inter_op_threads; 0: every core); one process each: compare two runs' ratios to matmul",
     )  # fmt: skip
     args = parser.parse_args()

@@ -7,11 +7,11 @@ against these names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.config import PathsConfig
 from pipeline.errors import PipelineError
 from pipeline.io import read_json
 
@@ -59,15 +59,15 @@ class Artifacts:
     cache: Path
 
     @classmethod
-    def from_paths(cls, paths: Mapping[str, Any]) -> Artifacts:
+    def from_paths(cls, paths: PathsConfig) -> Artifacts:
         return cls(
-            prepared=Path(paths["prepared"]),
-            models=Path(paths["models"]),
-            metrics=Path(paths["metrics"]),
-            plots=Path(paths["plots"]),
-            checkpoints=Path(paths["checkpoints"]),
-            classifier_dir=Path(paths["classifier"]),
-            cache=Path(paths["cache"]),
+            prepared=Path(paths.prepared),
+            models=Path(paths.models),
+            metrics=Path(paths.metrics),
+            plots=Path(paths.plots),
+            checkpoints=Path(paths.checkpoints),
+            classifier_dir=Path(paths.classifier),
+            cache=Path(paths.cache),
         )
 
     @property
@@ -123,7 +123,7 @@ def train_run_id(artifacts: Artifacts) -> str | None:
 
 
 def per_job_outputs(cfg: Any, folder: Path) -> None:
-    """Point ``cfg.paths``' per-job outputs (models, metrics, plots) into ``folder``: a sweep's
+    """Point the composed (not yet validated) ``cfg.paths``' per-job outputs (models, metrics, plots) into ``folder``: a sweep's
     jobs and trials each write their own, with the MLflow run as the record; the shared data,
     classifier and checkpoint cache stay where they are."""
     for key in ("models", "metrics", "plots"):

@@ -4,15 +4,16 @@
     python -m pipeline.stages.train -m model=mlp,dcgan            # Hydra multirun sweep
     python -m pipeline.stages.train --params params.yaml          # DVC: the composed file
 
-Either way the sections the stage reads are validated against pipeline.config before any file
-is touched, and a PipelineError becomes one readable message and exit status 2.
+Either way the sections the stage reads are validated against its schema (pipeline.config)
+before any file is touched, and the stage gets them typed; a PipelineError becomes one readable
+message and exit status 2.
 """
 
 from __future__ import annotations
 
 import errno
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,17 +23,18 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artifacts import per_job_outputs
-from pipeline.config import CONF_DIR, Section, validate
+from pipeline.config import CONF_DIR, validate
+from pipeline.config.renamed import OPTIONS, renamed_key, renamed_message
 from pipeline.errors import PipelineError
 from pipeline.logs import VERBOSE_FLAG
 from pipeline.tracking.names import run_name
 
-StageFn = Callable[[DictConfig], Any]
+StageFn = Callable[[Any], Any]  # (its schema's typed settings) -> its result
 
 
-def run_guarded(stage: StageFn, cfg: DictConfig, sections: Mapping[str, Section]) -> Any:
+def run_guarded(stage: StageFn, cfg: DictConfig, schema: type) -> Any:
     try:
-        return stage(validate(cfg, sections))
+        return stage(validate(cfg, schema))
     except OSError as e:
         if not disk_full(e):
             raise
@@ -73,15 +75,13 @@ def _per_job_outputs(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def entrypoint(
-    stage: StageFn, sections: Mapping[str, Section], config_name: str = "config"
-) -> Callable[[], Any]:
-    """``main()`` for a stage that reads ``sections`` of the config (besides seed and paths)."""
+def entrypoint(stage: StageFn, schema: type, config_name: str = "config") -> Callable[[], Any]:
+    """``main()`` for a stage that reads the sections of ``schema`` (a dataclass)."""
 
     @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
     def hydra_main(cfg: DictConfig) -> Any:
         cfg = _named(cfg, list(HydraConfig.get().overrides.task))
-        return run_guarded(stage, _per_job_outputs(cfg), sections)
+        return run_guarded(stage, _per_job_outputs(cfg), schema)
 
     def main() -> Any:
         if VERBOSE_FLAG in sys.argv:  # read by pipeline/__init__.py; not a Hydra override
@@ -98,7 +98,7 @@ def entrypoint(
             if not isinstance(loaded, DictConfig):
                 print(f"error: {params} is not a mapping of config sections", file=sys.stderr)
                 sys.exit(2)
-            return run_guarded(stage, _named(loaded, None), sections)
+            return run_guarded(stage, _named(loaded, None), schema)
         check_overrides(args, config_name)
         return hydra_main()
 
@@ -125,6 +125,7 @@ def check_overrides(args: list[str], config_name: str = "config") -> None:
     except HydraException as e:
         _refuse(f"cannot read the command line's overrides: {e}")
     for o in parsed:
+        _check_renamed(o)
         _check_option(o)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     trials = [fixed]
@@ -134,12 +135,51 @@ def check_overrides(args: list[str], config_name: str = "config") -> None:
                 trials += [
                     [*fixed, f"{o.get_key_element()}={v}"] for v in o.sweep_string_iterator()
                 ]
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            for trial in trials:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        for trial in trials:
+            try:
                 compose(config_name, overrides=trial)
-    except (HydraException, OmegaConfBaseException) as e:
-        _refuse(" ".join(str(e).split()))
+            except (HydraException, OmegaConfBaseException) as e:
+                _refuse(" ".join(str(e).split()), _closest_key(trial, compose, config_name))
+
+
+def _closest_key(trial: list[str], compose: Any, config_name: str) -> str | None:
+    """For an override of a key the config lacks (a misspelling, or a key of another dataset
+    source or model), the fix: the closest key of that section, and every key it has."""
+    import difflib
+
+    # the groups chosen (dataset=..., model=...) without the plain keys: the sections they make
+    chosen = [o for o in trial if "=" in o and "." not in o.split("=", 1)[0]]
+    try:
+        base = compose(config_name, overrides=chosen)
+    except Exception:  # the groups themselves are at fault: Hydra's message says which
+        return None
+    for override in trial:
+        key = override.split("=", 1)[0].lstrip("+~")
+        section, _, name = key.rpartition(".")
+        node = OmegaConf.select(base, section) if section else base
+        if not isinstance(node, DictConfig) or name in node:
+            continue
+        close = difflib.get_close_matches(name, [str(k) for k in node], n=1, cutoff=0.6)
+        hint = f"did you mean {section}.{close[0]}? " if close else ""
+        return f"{hint}the keys of {section or 'the config'}: {', '.join(map(str, node))}"
+    return None
+
+
+def _check_renamed(override: Any) -> None:
+    """A key or preset renamed since: refused with its new name (Hydra would only say it is
+    not in the config)."""
+    key = override.key_or_group
+    new = renamed_key(key)
+    if new:
+        problem, fix = renamed_message(key, new)
+        _refuse(problem, fix)
+    if override.is_sweep_override() or override.is_delete():
+        return
+    value = override.value()
+    for old in value if isinstance(value, list) else [value]:
+        if (key, str(old)) in OPTIONS:
+            _refuse(*renamed_message(f"{key}={old}", f"{key}={OPTIONS[key, str(old)]}"))
 
 
 def _check_option(override: Any) -> None:
@@ -165,8 +205,8 @@ def _check_option(override: Any) -> None:
             )
 
 
-def _refuse(problem: str) -> NoReturn:
-    fix = (
+def _refuse(problem: str, fix: str | None = None) -> NoReturn:
+    fix = fix or (
         "check the spelling: a group's options are the YAML files in conf/<group>/, and "
         "`--cfg job` after the stage's name prints every key with its value"
     )

@@ -10,7 +10,7 @@ Each catalog lives with the code it holds, so that what imports it is what depen
     pipeline.data.specs.DATASETS         name -> DatasetSpec (which names its reader)
 
 The config group of the same name (`conf/model/`, `conf/loss/`, `conf/regularizers/`,
-`conf/dataset/`; `training.augment` for augmentations) selects entries, and `pipeline.config.validate` checks the selected entry's
+`conf/dataset/`; `augment.diffaugment` for augmentations) selects entries, and `pipeline.config.validate` checks the selected entry's
 settings against the schema it was registered with:
 
     @MODELS.register("resnet", ResnetConfig)

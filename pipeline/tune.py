@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
 
 from pipeline.cli import entrypoint
 from pipeline.errors import PipelineError
-from pipeline.sweeps.objective import SECTIONS, check_objective, train_then_evaluate
+from pipeline.sweeps.objective import TuneStageConfig, check_objective, train_then_evaluate
 from pipeline.sweeps.record import parent_run_id
 
 
-def tune(cfg: DictConfig) -> float:
+def tune(cfg: TuneStageConfig) -> float:
     check_objective(cfg.tune.objective)  # before any training
-    if cfg.get("hparams_search"):
+    if cfg.resolved.get("hparams_search"):  # its own schema: the search validates it
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise PipelineError(
                 "an Optuna search (hparams_search=...) runs its own trials, not a Hydra multirun",
@@ -33,11 +32,11 @@ def tune(cfg: DictConfig) -> float:
             )
         from pipeline.sweeps.optuna_search import search
 
-        return search(cfg, train_then_evaluate, SECTIONS)
+        return search(cfg, train_then_evaluate, TuneStageConfig)
     return train_then_evaluate(cfg, parent_run_id=parent_run_id())
 
 
-main = entrypoint(tune, SECTIONS, config_name="tune")
+main = entrypoint(tune, TuneStageConfig, config_name="tune")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ import pytest
 
 import pipeline  # noqa: F401  (sets TensorFlow's log level before anything imports it)
 from pipeline.models import build_networks
-from tests.helpers.configs import compose_config, output_overrides, validate_all
+from tests.helpers.configs import compose_config, output_overrides, tiny_mlp, validate_all
 
 TESTS = Path(__file__).resolve().parent
 SLOW_TIERS = ("integration", "e2e")
@@ -61,8 +61,7 @@ def generator_file(tmp_path_factory) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
-    model_cfg = {"name": "mlp", "latent_dim": 8, "generator_units": [16],
-                 "discriminator_units": [8], "batch_norm_momentum": 0.8, "leaky_relu_slope": 0.2}  # fmt: skip
+    model_cfg = tiny_mlp()
     generator, _ = build_networks(model_cfg, (28, 28, 1))
     path = tmp_path_factory.mktemp("gen") / "generator.keras"
     generator.save(path)
@@ -77,8 +76,7 @@ def conditional_generator_file(tmp_path_factory) -> Path:
     from pipeline.gan.conditional import conditional_networks
 
     keras.utils.set_random_seed(0)
-    model_cfg = {"name": "mlp", "latent_dim": 8, "generator_units": [16],
-                 "discriminator_units": [8], "batch_norm_momentum": 0.8, "leaky_relu_slope": 0.2}  # fmt: skip
+    model_cfg = tiny_mlp()
     generator, _ = conditional_networks(model_cfg, (28, 28, 1), 10)
     path = tmp_path_factory.mktemp("cgen") / "generator.keras"
     generator.save(path)

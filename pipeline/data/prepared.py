@@ -4,13 +4,13 @@ pipeline.data.readers), so the stages that read prepared data do not depend on t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.config import DatasetConfig
 from pipeline.errors import PipelineError
 from pipeline.io import read_json
 
@@ -62,13 +62,13 @@ class PreparedData:
 def load_prepared(
     directory: str | Path,
     expected_dataset: str | None = None,
-    dataset: Mapping[str, Any] | None = None,
+    dataset: DatasetConfig | None = None,
 ) -> PreparedData:
     """The prepared data in ``directory``, checked against the config's ``dataset`` section (or
     just its name, ``expected_dataset``): another dataset, or an image folder prepared at
     another size, is an error with the fix, never silently used."""
     directory = Path(directory)
-    expected_dataset = expected_dataset or (dataset["name"] if dataset else None)
+    expected_dataset = expected_dataset or (dataset.name if dataset else None)
     if not (directory / META_FILE).is_file():
         raise PipelineError(
             f"no prepared data in {directory}",
@@ -86,12 +86,13 @@ def load_prepared(
             f"run python -m pipeline.stages.prepare dataset={expected_dataset} (or dvc repro) first",
         )
     for key, value in (meta.get("folder_settings") or {}).items():
-        if dataset is not None and dataset[key] != value:
+        wanted = getattr(dataset, key, value)  # a source without the key cannot disagree
+        if wanted != value:
             raise PipelineError(
                 f"{directory} was prepared with dataset.{key}={value}, but the config asks "
-                f"for dataset.{key}={dataset[key]}",
+                f"for dataset.{key}={wanted}",
                 f"prepare it again with the config's settings (dvc repro, or python -m "
-                f"pipeline.stages.prepare dataset.{key}={dataset[key]}), or set "
+                f"pipeline.stages.prepare dataset.{key}={wanted}), or set "
                 f"dataset.{key}={value}",
             )
     return PreparedData(meta, directory)

@@ -1,18 +1,19 @@
 """Readers: a dataset's raw files -> uint8 arrays (RawDataset), one function per format.
 
-Every reader has one signature, ``reader(spec, dataset_cfg, raw_dir, seed) -> RawDataset``, and
-is named by the specs that use it (pipeline.data.specs).
+Every reader has one signature, ``reader(spec, settings, raw_dir) -> RawDataset``, where
+``settings`` is the dataset section typed by the source's own schema (declared here, beside the
+reader that reads it, and registered with the source in pipeline.data.specs).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from pipeline.config import DatasetConfig, setting
 from pipeline.data import formats
 from pipeline.data.images import Decoding, FolderSplit, scan_folder
 from pipeline.data.prepared import RawDataset
@@ -20,17 +21,44 @@ from pipeline.data.sources import DatasetSpec, locate_raw_files
 from pipeline.errors import PipelineError
 
 
-def _official_files(spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path) -> dict[str, Path]:
-    return locate_raw_files(spec, raw_dir, mirror=cfg["mirror"], download=cfg["download"])
+@dataclass
+class ReleaseConfig(DatasetConfig):
+    """A published release (IDX files, the CIFAR archive): its images as released, so it has
+    no image_size or channels to set (models follow the data's size)."""
+
+    # Base URL of a mirror to download from instead of the official one (same file names).
+    mirror: str | None = setting()
+    download: bool = setting()
+
+
+@dataclass
+class ImageFolderConfig(DatasetConfig):
+    """Your own images: made image_size x image_size with ``channels`` channels; a non-square
+    one by ``resize``: center_crop (the centred square, as StyleGAN's dataset tool), pad (the
+    whole image letterboxed on pad_color) or stretch (aspect ratio lost)."""
+
+    image_size: int = setting(ge=8)
+    channels: int = setting(choices=(1, 3))
+    resize: str = setting(choices=("center_crop", "pad", "stretch"))
+    pad_color: list[int] = setting(ge=0, le=255)  # RGB of pad's border and of transparent pixels
+    # A file that cannot be read: fail (one error naming every such file) or skip (listed in
+    # metrics/prepare.json)
+    on_bad_file: str = setting(choices=("fail", "skip"))
+    test_fraction: float = setting(gt=0, lt=1)
+    # The seeded train/test split: its own seed, so that a run's `seed` changes the training,
+    # never the data it is scored on
+    split_seed: int = setting(ge=0)
+
+
+def _official_files(spec: DatasetSpec, cfg: ReleaseConfig, raw_dir: Path) -> dict[str, Path]:
+    return locate_raw_files(spec, raw_dir, mirror=cfg.mirror, download=cfg.download)
 
 
 def _sources(spec: DatasetSpec) -> dict[str, str]:
     return {raw.name: raw.sha256 for raw in spec.files}
 
 
-def read_idx_release(
-    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
-) -> RawDataset:
+def read_idx_release(spec: DatasetSpec, cfg: ReleaseConfig, raw_dir: Path) -> RawDataset:
     """MNIST-style releases: {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz."""
     files = _official_files(spec, cfg, raw_dir)
     train = _read_idx_pair(files, "train")
@@ -49,9 +77,7 @@ def _read_idx_pair(files: dict[str, Path], prefix: str) -> tuple[np.ndarray, np.
     return images[..., None], labels
 
 
-def read_cifar10_release(
-    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
-) -> RawDataset:
+def read_cifar10_release(spec: DatasetSpec, cfg: ReleaseConfig, raw_dir: Path) -> RawDataset:
     """The CIFAR-10 python tarball, verified before its pickled batches are read."""
     files = _official_files(spec, cfg, raw_dir)
     (path,) = files.values()
@@ -61,15 +87,11 @@ def read_cifar10_release(
     )
 
 
-def read_image_folder(
-    spec: DatasetSpec, cfg: Mapping[str, Any], raw_dir: Path, seed: int = 0
-) -> RawDataset:
+def read_image_folder(spec: DatasetSpec, cfg: ImageFolderConfig, raw_dir: Path) -> RawDataset:
     """Every image under ``raw_dir`` (pipeline.data.images), found and de-duplicated now and
     decoded as prepare writes it; a seeded split keeps ``test_fraction`` of them as the test
     set."""
-    decoding = Decoding(
-        cfg["image_size"], cfg["channels"], cfg["resize"], cfg["pad_color"], cfg["on_bad_file"]
-    )
+    decoding = Decoding(cfg.image_size, cfg.channels, cfg.resize, cfg.pad_color, cfg.on_bad_file)
     scan = scan_folder(raw_dir)
     count = len(scan.files)
     if count < 2:
@@ -77,8 +99,8 @@ def read_image_folder(
             f"image folder {raw_dir} holds {count} image; a train/test split needs at least 2",
             "add more images",
         )
-    order = np.random.default_rng(seed).permutation(count)
-    n_test = min(max(1, round(count * cfg["test_fraction"])), count - 1)
+    order = np.random.default_rng(cfg.split_seed).permutation(count)
+    n_test = min(max(1, round(count * cfg.test_fraction)), count - 1)
 
     def split(indices: np.ndarray) -> tuple[FolderSplit, np.ndarray]:
         files = [scan.files[i] for i in indices]
@@ -94,6 +116,6 @@ def read_image_folder(
         split(order[:n_test]),
         scan.class_names,
         {"image_folder": digest.hexdigest()},
-        report={**scan.report, "resize": cfg["resize"]},
+        report={**scan.report, "resize": cfg.resize},
         title=Path(raw_dir).resolve().name,
     )

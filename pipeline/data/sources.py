@@ -30,13 +30,14 @@ class RawFile:
 @dataclass(frozen=True)
 class DatasetSpec:
     """What a dataset's raw release is made of, where copies of it may lie, and the reader
-    that turns it into arrays (``reader(spec, dataset_cfg, raw_dir, seed) -> RawDataset``)."""
+    that turns it into arrays (``reader(spec, settings, raw_dir) -> RawDataset``)."""
 
     name: str
     reader: Callable[..., Any]
     files: tuple[RawFile, ...] = ()
     base_url: str = ""
     class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, int, int] | None = None  # a release's (None: set by the settings)
     # Folders other programs install the same files into, searched after the local folder.
     system_dirs: tuple[str, ...] = ()
     # Sub-folder of ~/.keras/datasets where keras.datasets keeps them, and other names it uses.

@@ -1,36 +1,63 @@
 """The datasets a config can name (`dataset.name`): a table name -> DatasetSpec.
 
 A spec says what the official release is made of (file names and sha256), where copies may lie
-and which reader turns it into arrays (pipeline.data.readers). A dataset in a format we already
-read is one spec here plus a YAML file in conf/dataset/; a new format is one reader function
-too (CONTRIBUTING.md).
+and which reader turns it into arrays (pipeline.data.readers); it is registered with the schema
+of the settings its reader takes, so that a key of another source (``image_size`` for
+fashion_mnist) is refused. A dataset in a format we already read is one spec here plus a YAML
+file in conf/dataset/; a new format is one reader function and its schema too
+(CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from pipeline.config import DatasetConfig
 from pipeline.data.prepared import RawDataset
-from pipeline.data.readers import read_cifar10_release, read_idx_release, read_image_folder
+from pipeline.data.readers import (
+    ImageFolderConfig,
+    ReleaseConfig,
+    read_cifar10_release,
+    read_idx_release,
+    read_image_folder,
+)
 from pipeline.data.sources import DatasetSpec, RawFile
 from pipeline.plugins import Catalog
 
 DATASETS: Catalog[DatasetSpec] = Catalog("dataset", "dataset")
 
 
-def dataset(spec: DatasetSpec) -> DatasetSpec:
-    """Register ``spec`` under its name."""
-    return DATASETS.add(spec.name, spec)
+def dataset(spec: DatasetSpec, schema: type[DatasetConfig] = ReleaseConfig) -> DatasetSpec:
+    """Register ``spec`` under its name, with the schema of the settings its reader takes."""
+    return DATASETS.add(spec.name, spec, schema)
 
 
-def load_raw(dataset_cfg: Mapping[str, Any], raw_root: str | Path, seed: int) -> RawDataset:
+def load_raw(settings: DatasetConfig, raw_root: str | Path) -> RawDataset:
     """The configured dataset as uint8 arrays, read by its spec's reader from
-    ``dataset_cfg["raw_dir"]`` (default ``<raw_root>/<name>``)."""
-    spec = DATASETS.get(str(dataset_cfg["name"]))
-    raw_dir = Path(dataset_cfg["raw_dir"] or Path(raw_root) / spec.name)
-    return spec.reader(spec, dataset_cfg, raw_dir, seed)
+    ``settings.raw_dir`` (default ``<raw_root>/<name>``)."""
+    spec = DATASETS.get(settings.name)
+    raw_dir = Path(settings.raw_dir or Path(raw_root) / spec.name)
+    return spec.reader(spec, settings, raw_dir)
+
+
+def read_local(name: str, raw_dir: str | Path) -> RawDataset:
+    """Release ``name`` read from the files in ``raw_dir``, never downloaded (tests,
+    benchmarks and notebooks that have the files)."""
+    spec = DATASETS.get(name)
+    settings = ReleaseConfig(name=name, raw_dir=str(raw_dir), limit=None, title=None,
+                             mirror=None, download=False)  # fmt: skip
+    return spec.reader(spec, settings, Path(raw_dir))
+
+
+def image_shape(settings: DatasetConfig) -> tuple[int, int, int]:
+    """The (height, width, channels) of the images ``settings`` prepare: a release's own, an
+    image folder's image_size and channels."""
+    if isinstance(settings, ImageFolderConfig):
+        return (settings.image_size, settings.image_size, settings.channels)
+    shape = DATASETS.get(settings.name).image_shape
+    if shape is None:
+        raise ValueError(f"dataset {settings.name} declares no image_shape")
+    return shape
 
 
 FASHION_MNIST = dataset(
@@ -70,6 +97,7 @@ FASHION_MNIST = dataset(
             "Bag",
             "Ankle boot",
         ),
+        image_shape=(28, 28, 1),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         keras_cache_dir="fashion-mnist",
     )
@@ -100,6 +128,7 @@ MNIST = dataset(
         # The mirror TensorFlow uses since yann.lecun.com stopped serving the files.
         base_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
         class_names=tuple(str(d) for d in range(10)),
+        image_shape=(28, 28, 1),
         system_dirs=("/usr/share/datasets/mnist",),
         keras_cache_dir="mnist",
     )
@@ -128,6 +157,7 @@ CIFAR10 = dataset(
             "ship",
             "truck",
         ),
+        image_shape=(32, 32, 3),
         keras_cache_dir="",
         # keras.datasets.cifar10 saves the same tarball under another name.
         keras_cache_aliases={"cifar-10-python.tar.gz": "cifar-10-batches-py.tar.gz"},
@@ -136,4 +166,6 @@ CIFAR10 = dataset(
 
 
 # Your own images: every PNG/JPEG under dataset.raw_dir; the class is the sub-folder's name.
-IMAGE_FOLDER = dataset(DatasetSpec(name="image_folder", reader=read_image_folder))
+IMAGE_FOLDER = dataset(
+    DatasetSpec(name="image_folder", reader=read_image_folder), ImageFolderConfig
+)

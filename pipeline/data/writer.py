@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.config import DatasetConfig
 from pipeline.data.images import FolderSplit, check_unreadable
 from pipeline.data.prepared import META_FILE, PREPARED_FORMAT, RawDataset
 from pipeline.errors import PipelineError
@@ -41,7 +41,7 @@ def write_prepared(
     out_dir: Path,
     limit: int | None = None,
     title: str | None = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: DatasetConfig | None = None,
 ) -> dict:
     """Write the train/test arrays (uint8) and meta.json; replaces ``out_dir`` only when
     complete. An image folder's splits (``FolderSplit``) are decoded as they are written, a
@@ -60,7 +60,7 @@ def write_prepared(
         "counts": {},
     }
     if raw.report.get("files_found") is not None and settings is not None:  # an image folder
-        meta["folder_settings"] = {key: settings[key] for key in FOLDER_SETTINGS}
+        meta["folder_settings"] = {key: getattr(settings, key) for key in FOLDER_SETTINGS}
     with atomic_dir(out_dir) as tmp:
         for split, (images, labels) in (("train", raw.train), ("test", raw.test)):
             if isinstance(images, FolderSplit):

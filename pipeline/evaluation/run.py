@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config import EvaluationConfig
 from pipeline.data.prepared import PreparedData, normalize
 from pipeline.evaluation import report
 from pipeline.evaluation.catalog import FID, KID
@@ -41,7 +42,7 @@ def evaluate_generator(
     train_images: np.ndarray,
     test_images: np.ndarray,
     data_meta: Mapping[str, Any],
-    settings: Mapping[str, Any],
+    settings: EvaluationConfig,
     cache_dir: Path,
 ) -> Evaluation:
     """Score ``generate`` (noise -> images) in ``space`` under the protocol that ``settings``
@@ -49,39 +50,37 @@ def evaluate_generator(
     under the protocol's key (data checksum, feature space and weights, sample counts)."""
     e = settings
     splits = {"test": test_images, "train": train_images}
-    real_split = e["real_split"]
+    real_split = e.real_split
     reference_images = splits[real_split]
-    num_real = report.real_sample_size(e["num_real"], len(reference_images), real_split)
-    report.check_sample_sizes(num_real, e["num_generated"])
+    num_real = report.real_sample_size(e.num_real, len(reference_images), real_split)
+    report.check_sample_sizes(num_real, e.num_generated)
     protocol = report.Protocol(
         dataset=data_meta["dataset"],
         dataset_checksum=data_meta["checksum"],
         real_split=real_split,
         num_real=num_real,
-        num_generated=e["num_generated"],
+        num_generated=e.num_generated,
         feature_space=space.name,
         feature_weights_sha256=space.weights_checksum,
-        kid_subsets=e["kid_subsets"],
-        kid_subset_size=e["kid_subset_size"],
+        kid_subsets=e.kid_subsets,
+        kid_subset_size=e.kid_subset_size,
     )
     num_classes = len(data_meta["class_names"])
     started = time.perf_counter()
     real = report.RealReference.load_or_compute(
         reference_images[:num_real], space, cache_dir / f"{real_split}-{protocol.key()}.npz"
     )
-    fake = report.generate_images(
-        generate, e["num_generated"], latent_dim, e["seed"], e["batch_size"]
-    )
+    fake = report.generate_images(generate, e.num_generated, latent_dim, e.seed, e.batch_size)
     fake_features, fake_probs = space(fake)
-    kid = (e["kid_subsets"], e["kid_subset_size"], e["seed"])
+    kid = (e.kid_subsets, e.kid_subset_size, e.seed)
     scores = report.score(fake_features, fake_probs, real, num_classes, *kid)
-    memo = report.memorisation(fake, test_images, train_images, e["memorisation_samples"])
+    memo = report.memorisation(fake, test_images, train_images, e.memorisation_samples)
     eval_seconds = time.perf_counter() - started
     # The floor: real images the reference does not hold (the other split) scored alike
     other = splits["train" if real_split == "test" else "test"]
-    floor_file = cache_dir / f"floor-{protocol.key()}-seed{e['seed']}.json"
-    floor = _floor(other, space, real, num_classes, e["num_generated"], kid, floor_file)
-    caveat = report.fid_caveat(num_real, e["num_generated"], space.feature_dim)
+    floor_file = cache_dir / f"floor-{protocol.key()}-seed{e.seed}.json"
+    floor = _floor(other, space, real, num_classes, e.num_generated, kid, floor_file)
+    caveat = report.fid_caveat(num_real, e.num_generated, space.feature_dim)
     result = {
         **{k: v for k, v in scores.items() if k != "class_counts"},
         **memo.summary(),
@@ -106,7 +105,7 @@ def add_conditional_scores(
     generator: Any,
     space: FeatureSpace,
     data: PreparedData,
-    settings: Mapping[str, Any],
+    settings: EvaluationConfig,
 ) -> np.ndarray | None:
     """For a conditional generator: per-class FID and label accuracy (and the features behind
     them; in a space that predicts the data's classes) and, when `evaluation.utility` is on,
@@ -123,28 +122,28 @@ def add_conditional_scores(
             "the generator is unconditional (trained without class labels), so it has no "
             "classes to score one by one"
         )
-        if e["utility"]["enabled"]:
+        if e.utility.enabled:
             print("evaluation.utility: skipped, the generator is unconditional (its images have "
                   "no labels to train a classifier on)")  # fmt: skip
         return None
     names = list(data.meta["class_names"])
     test = (data.images("test"), data.labels("test"))
-    per_class = max(e["num_generated"] // classes, 2)
+    per_class = max(e.num_generated // classes, 2)
     scores, class_features = per_class_scores(generator, space, *test, names, per_class,
-                                              e["seed"], e["batch_size"])  # fmt: skip
+                                              e.seed, e.batch_size)  # fmt: skip
     evaluation.result.update(scores)
     evaluation.features.update(class_features)
-    if e["utility"]["enabled"]:
+    if e.utility.enabled:
         started = time.perf_counter()
         train = (data.images("train"), data.labels("train"))
         evaluation.result.update(downstream_utility(
-            generator, train, test, classes, e["utility"], e["classifier"], e["seed"]
+            generator, train, test, classes, e.utility, e.classifier, e.seed
         ))  # fmt: skip
         evaluation.result["utility_seconds"] = time.perf_counter() - started
-    return class_sheet_picture(generator, names, 10, e["seed"], 1.0, "the generator")
+    return class_sheet_picture(generator, names, 10, e.seed, 1.0, "the generator")
 
 
-def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes: int) -> str:
+def summary_line(result: Mapping[str, Any], settings: EvaluationConfig, classes: int) -> str:
     """What evaluate prints: the scores a person looks at first, named with their protocol."""
     space = result["protocol"]["feature_space"]
     line = (
@@ -164,7 +163,7 @@ def summary_line(result: Mapping[str, Any], settings: Mapping[str, Any], classes
         line += f"; label accuracy {result['label_accuracy']:.3f}"
     if "utility_real" in result:
         line += (
-            f"; a classifier on {settings['utility']['real_fraction']:.0%} of the real data "
+            f"; a classifier on {settings.utility.real_fraction:.0%} of the real data "
             f"scores {result['utility_real']:.3f}, with generated images "
             f"{result['utility_augmented']:.3f}, on generated images only "
             f"{result['utility_synthetic']:.3f} ({result['utility_seconds']:.0f}s)"

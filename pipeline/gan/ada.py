@@ -19,10 +19,10 @@ saved in its checkpoints, so a resumed run moves ``p`` exactly as an unbroken on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.config import AugmentConfig
 from pipeline.gan.augment import AUGMENTATIONS, sub_seed
 
 Tensor = Any
@@ -39,12 +39,12 @@ class Ada:
     interval: int = 4  # steps between moves of p (the paper's 4 minibatches)
 
     @classmethod
-    def from_training(cls, training: Mapping[str, Any]) -> Ada | None:
-        """The ADA of `training.ada_*`; None when `training.ada_target` is 0 (off)."""
-        if not training["ada_target"]:
+    def from_settings(cls, augment: AugmentConfig) -> Ada | None:
+        """The ADA of `augment.ada_*`; None when `augment.ada_target` is 0 (off)."""
+        if not augment.ada_target:
             return None
-        names = tuple(AUGMENTATIONS.entry(n).name for n in training["ada_augment"])  # checked
-        return cls(training["ada_target"], training["ada_speed_images"], names)
+        names = tuple(AUGMENTATIONS.entry(n).name for n in augment.ada_augment)  # checked
+        return cls(augment.ada_target, augment.ada_speed_images, names)
 
     def augment(self, images: Tensor, p: Tensor, seed: Tensor) -> Tensor:
         """Each augmentation applied to each image with probability ``p``, independently."""

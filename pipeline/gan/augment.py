@@ -1,7 +1,7 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020): the same random transforms are
 applied to the real and the generated images the discriminator sees, in both networks' steps,
-and gradients flow through them to the generator. Chosen by `training.augment`, a list of
-names (`training.augment=[color,translation,cutout]`), applied in that order; `flip` (mirror
+and gradients flow through them to the generator. Chosen by `augment.diffaugment`, a list of
+names (`augment.diffaugment=[color,translation,cutout]`), applied in that order; `flip` (mirror
 half the images) is there for adaptive augmentation (`pipeline.gan.ada`), which applies the
 same functions with a probability it adapts.
 
@@ -25,7 +25,7 @@ from pipeline.plugins import Catalog
 
 Tensor = Any
 Augmentation = Callable[[Tensor, Tensor], Tensor]
-AUGMENTATIONS: Catalog[Augmentation] = Catalog("augmentation", "training.augment")
+AUGMENTATIONS: Catalog[Augmentation] = Catalog("augmentation", "augment.diffaugment")
 
 TRANSLATION_RATIO = 0.125  # shift by up to 1/8 of the image size, zeros filling in
 CUTOUT_RATIO = 0.5  # erase one square of half the image size

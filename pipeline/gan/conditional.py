@@ -14,9 +14,10 @@ The model's own networks are wrapped, so every architecture becomes conditional 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
 from typing import Any
 
+from pipeline.config import ModelConfig
 from pipeline.errors import PipelineError
 from pipeline.gan.sampling import LABEL_EMBEDDING
 
@@ -24,7 +25,7 @@ EMBEDDING_DIM = 32
 
 
 def conditional_networks(
-    model: Mapping[str, Any], image_shape: tuple[int, int, int], num_classes: int
+    model: ModelConfig, image_shape: tuple[int, int, int], num_classes: int
 ) -> tuple[Any, Any]:
     """The model's networks, built for a label-extended latent and wrapped as above."""
     import keras
@@ -32,9 +33,9 @@ def conditional_networks(
 
     from pipeline.models import build_networks
 
-    latent_dim = int(model["latent_dim"])
+    latent_dim = model.latent_dim
     generator, discriminator = build_networks(
-        {**model, "latent_dim": latent_dim + EMBEDDING_DIM}, image_shape
+        dataclasses.replace(model, latent_dim=latent_dim + EMBEDDING_DIM), image_shape
     )
     noise = keras.Input((latent_dim,), name="noise")
     label = keras.Input((), dtype="int32", name="label")
@@ -47,7 +48,7 @@ def conditional_networks(
     if not isinstance(inner, layers.Dense) or inner.units != 1:
         raise PipelineError(
             f"training.conditional needs a discriminator whose last layer is a Dense(1) logit; "
-            f"{model['name']}'s ends with {type(inner).__name__}",
+            f"{model.name}'s ends with {type(inner).__name__}",
             "set training.conditional=false, or give the model a linear logit layer",
         )
     features = keras.Model(discriminator.inputs[0], discriminator.layers[-2].output)

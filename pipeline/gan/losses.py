@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.config import setting
+from pipeline.config import LossConfig, setting
 from pipeline.gan.batch import Batch
 from pipeline.plugins import Catalog
 
@@ -56,8 +56,7 @@ def _zeros(x: Tensor) -> Tensor:
 
 
 @dataclass
-class NonSaturatingConfig:
-    name: str = setting()
+class NonSaturatingConfig(LossConfig):
     # One-sided label smoothing (Salimans et al. 2016): real targets become 1 - label_smoothing.
     label_smoothing: float = setting(ge=0, lt=1)
 
@@ -81,11 +80,6 @@ LOSSES.add(
 # --- hinge (Lim & Ye 2017; Miyato et al. 2018 with spectral normalization) ----------------------
 
 
-@dataclass
-class NameOnly:
-    name: str = setting()
-
-
 def hinge_discriminator(batch: Batch) -> Tensor:
     from keras import ops
 
@@ -98,7 +92,7 @@ def hinge_generator(batch: Batch) -> Tensor:
     return -ops.mean(batch.fake_logits)
 
 
-LOSSES.add("hinge", GanLoss(hinge_discriminator, hinge_generator), NameOnly)
+LOSSES.add("hinge", GanLoss(hinge_discriminator, hinge_generator), LossConfig)
 
 
 # --- least squares (Mao et al. 2017), targets real 1, fake 0 ------------------------------------
@@ -117,7 +111,9 @@ def least_squares_generator(batch: Batch) -> Tensor:
     return 0.5 * ops.mean(ops.square(batch.fake_logits - 1.0))
 
 
-LOSSES.add("least_squares", GanLoss(least_squares_discriminator, least_squares_generator), NameOnly)
+LOSSES.add(
+    "least_squares", GanLoss(least_squares_discriminator, least_squares_generator), LossConfig
+)
 
 
 # --- Wasserstein (Arjovsky et al. 2017); pair it with the `gp` regularizer (WGAN-GP) -------------
@@ -135,7 +131,7 @@ def wasserstein_generator(batch: Batch) -> Tensor:
     return -ops.mean(batch.fake_logits)
 
 
-LOSSES.add("wasserstein", GanLoss(wasserstein_discriminator, wasserstein_generator), NameOnly)
+LOSSES.add("wasserstein", GanLoss(wasserstein_discriminator, wasserstein_generator), LossConfig)
 
 
 # --- relativistic average (Jolicoeur-Martineau 2018, RaSGAN) ------------------------------------
@@ -165,5 +161,5 @@ def relativistic_average_generator(batch: Batch) -> Tensor:
 LOSSES.add(
     "relativistic_average",
     GanLoss(relativistic_average_discriminator, relativistic_average_generator),
-    NameOnly,
+    LossConfig,
 )

@@ -1,4 +1,4 @@
-"""A train step under a distribution strategy (`training.strategy`): which replica runs it, and
+"""A train step under a distribution strategy (`compute.strategy`): which replica runs it, and
 how its share of a batch and of a loss is taken, so that a run split over replicas trains as one
 device would."""
 
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 def replica() -> tuple[Any, int]:
     """(this replica's index, the number of replicas): (0, 1) outside a distribution strategy
-    of several devices or workers (`training.strategy`)."""
+    of several devices or workers (`compute.strategy`)."""
     context = tf.distribute.get_replica_context()
     if context is None:  # cross-replica context: not inside a step
         return 0, 1

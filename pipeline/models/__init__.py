@@ -9,9 +9,10 @@ package is, so a new file registers itself.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.config import ModelConfig
 from pipeline.errors import PipelineError
 from pipeline.plugins import Catalog, import_submodules
 
@@ -19,16 +20,17 @@ if TYPE_CHECKING:
     import keras
 
 Networks = tuple["keras.Model", "keras.Model"]
-Builder = Callable[[Mapping[str, Any], tuple[int, int, int]], Networks]
+# builder(its schema's settings, image_shape): each model declares the type it takes
+Builder = Callable[[Any, tuple[int, int, int]], Networks]
 
 MODELS: Catalog[Builder] = Catalog("model", "model")
 
 
-def build_networks(model_cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
-    """(generator, discriminator) for ``model_cfg["name"]``; the generator's input is the
-    noise vector of ``model_cfg["latent_dim"]``, its output images in [-1, 1], the
+def build_networks(model_cfg: ModelConfig, image_shape: tuple[int, int, int]) -> Networks:
+    """(generator, discriminator) for ``model_cfg.name``; the generator's input is the
+    noise vector of ``model_cfg.latent_dim``, its output images in [-1, 1], the
     discriminator's output one logit per image."""
-    return MODELS.get(str(model_cfg["name"]))(model_cfg, image_shape)
+    return MODELS.get(model_cfg.name)(model_cfg, image_shape)
 
 
 MAX_SEED = 7  # a seed grid of 4 to 7 pixels: 7 for 28, 6 for 48 and 96, 4 for 32, 64, 128, 256
@@ -83,7 +85,7 @@ def normalized(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.L
 
 def batch_normalization(**kwargs: Any) -> keras.layers.Layer:
     """BatchNormalization, with statistics over the global batch (``synchronized``) when built
-    under a distribution strategy of several replicas (`training.strategy`), so that a batch
+    under a distribution strategy of several replicas (`compute.strategy`), so that a batch
     split across devices normalises as it would on one. Every model here uses this."""
     import keras
     import tensorflow as tf

@@ -6,11 +6,10 @@ stride 2, LeakyReLU(0.2), Dropout(0.4). The generator mirrors it with Conv2DTran
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pipeline.config import setting
+from pipeline.config import ModelConfig, setting
 from pipeline.models import (
     MODELS,
     Networks,
@@ -25,9 +24,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class DcganConfig:
-    name: str = setting()
-    latent_dim: int = setting(ge=1)
+class DcganConfig(ModelConfig):
     generator_filters: int = setting(ge=1)  # width of the transposed convolutions
     # BatchNormalization after every hidden generator layer, as in the DCGAN paper.
     generator_batch_norm: bool = setting()
@@ -38,21 +35,21 @@ class DcganConfig:
 
 
 @MODELS.register("dcgan", DcganConfig)
-def build_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+def build_dcgan(cfg: DcganConfig, image_shape: tuple[int, int, int]) -> Networks:
     return (
         build_dcgan_generator(
-            cfg["latent_dim"],
+            cfg.latent_dim,
             image_shape,
-            cfg["generator_filters"],
-            cfg["leaky_relu_slope"],
-            cfg["generator_batch_norm"],
+            cfg.generator_filters,
+            cfg.leaky_relu_slope,
+            cfg.generator_batch_norm,
         ),
         build_dcgan_discriminator(
             image_shape,
-            list(cfg["discriminator_filters"]),
-            cfg["dropout"],
-            cfg["leaky_relu_slope"],
-            cfg["spectral_norm"],
+            list(cfg.discriminator_filters),
+            cfg.dropout,
+            cfg.leaky_relu_slope,
+            cfg.spectral_norm,
         ),
     )
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pipeline.config import setting
+from pipeline.config import ModelConfig, setting
 from pipeline.models import MODELS, Networks, batch_normalization
 
 if TYPE_CHECKING:
@@ -15,9 +14,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class MlpConfig:
-    name: str = setting()
-    latent_dim: int = setting(ge=1)
+class MlpConfig(ModelConfig):
     generator_units: list[int] = setting(ge=1)
     discriminator_units: list[int] = setting(ge=1)
     batch_norm_momentum: float = setting(ge=0, le=1)
@@ -25,18 +22,16 @@ class MlpConfig:
 
 
 @MODELS.register("mlp", MlpConfig)
-def build_mlp(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+def build_mlp(cfg: MlpConfig, image_shape: tuple[int, int, int]) -> Networks:
     return (
         build_mlp_generator(
-            cfg["latent_dim"],
+            cfg.latent_dim,
             image_shape,
-            list(cfg["generator_units"]),
-            cfg["batch_norm_momentum"],
-            cfg["leaky_relu_slope"],
+            list(cfg.generator_units),
+            cfg.batch_norm_momentum,
+            cfg.leaky_relu_slope,
         ),
-        build_mlp_discriminator(
-            image_shape, list(cfg["discriminator_units"]), cfg["leaky_relu_slope"]
-        ),
+        build_mlp_discriminator(image_shape, list(cfg.discriminator_units), cfg.leaky_relu_slope),
     )
 
 

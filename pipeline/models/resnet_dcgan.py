@@ -14,11 +14,10 @@ image's size and twice as many per halving below it, at most ``max_width``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.config import setting
+from pipeline.config import ModelConfig, setting
 from pipeline.errors import PipelineError
 from pipeline.models import (
     MODELS,
@@ -35,9 +34,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class ResnetDcganConfig:
-    name: str = setting()
-    latent_dim: int = setting(ge=1)
+class ResnetDcganConfig(ModelConfig):
     # Up-sampling blocks in G, down-sampling blocks in D; null: one per doubling from a seed of
     # 4 to 7 pixels to the image size
     blocks: int | None = setting(ge=1)
@@ -48,9 +45,9 @@ class ResnetDcganConfig:
 
 
 @MODELS.register("resnet_dcgan", ResnetDcganConfig)
-def build_resnet_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+def build_resnet_dcgan(cfg: ResnetDcganConfig, image_shape: tuple[int, int, int]) -> Networks:
     size = square_size(image_shape, "resnet_dcgan")
-    blocks = cfg["blocks"] if cfg["blocks"] is not None else doublings(size, "resnet_dcgan")
+    blocks = cfg.blocks if cfg.blocks is not None else doublings(size, "resnet_dcgan")
     if size % 2**blocks:
         raise PipelineError(
             f"resnet_dcgan: {blocks} blocks halve the size {blocks} times, which {size}x{size} "
@@ -62,13 +59,13 @@ def build_resnet_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]
     grids = [size >> (blocks - i) for i in range(1, blocks + 1)]
     return (
         resnet_generator(
-            cfg["latent_dim"], image_shape, grids,
-            channel_schedule(grids, size, cfg["generator_width"], cfg["max_width"]),
+            cfg.latent_dim, image_shape, grids,
+            channel_schedule(grids, size, cfg.generator_width, cfg.max_width),
         ),
         resnet_discriminator(
-            image_shape, channel_schedule(grids[::-1], size, cfg["discriminator_width"],
-                                          cfg["max_width"]),
-            cfg["spectral_norm"],
+            image_shape, channel_schedule(grids[::-1], size, cfg.discriminator_width,
+                                          cfg.max_width),
+            cfg.spectral_norm,
         ),
     )  # fmt: skip
 

@@ -16,11 +16,11 @@ Tutorial generator: Dense(s*s*256, no bias) BN LeakyReLU, Conv2DTranspose 128 5x
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pipeline.config import setting
+from pipeline.config import ModelConfig, setting
 from pipeline.errors import PipelineError
 from pipeline.models import (
     MODELS,
@@ -38,9 +38,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class StridedDcganConfig:
-    name: str = setting()
-    latent_dim: int = setting(ge=1)
+class StridedDcganConfig(ModelConfig):
     # Depth from dataset.image_size: channels at half the image size, doubled per halving below
     # it up to max_width (null both to spell the layers out below instead).
     width: int | None = setting(ge=1)
@@ -63,16 +61,16 @@ class StridedDcganConfig:
 
 
 @MODELS.register("strided_dcgan", StridedDcganConfig)
-def build_strided_dcgan(cfg: Mapping[str, Any], image_shape: tuple[int, int, int]) -> Networks:
+def build_strided_dcgan(cfg: StridedDcganConfig, image_shape: tuple[int, int, int]) -> Networks:
     g_filters, g_strides, d_filters = layer_plan(cfg, image_shape)
     return (
         strided_generator(
-            cfg["latent_dim"], image_shape, g_filters, g_strides, cfg["kernel_size"],
-            cfg["leaky_relu_slope"],
+            cfg.latent_dim, image_shape, g_filters, g_strides, cfg.kernel_size,
+            cfg.leaky_relu_slope,
         ),
         strided_discriminator(
-            image_shape, d_filters, cfg["kernel_size"], cfg["dropout"], cfg["leaky_relu_slope"],
-            cfg["spectral_norm"], cfg["minibatch_std"],
+            image_shape, d_filters, cfg.kernel_size, cfg.dropout, cfg.leaky_relu_slope,
+            cfg.spectral_norm, cfg.minibatch_std,
         ),
     )  # fmt: skip
 
@@ -81,28 +79,30 @@ LISTS = ("generator_filters", "generator_strides", "discriminator_filters")
 
 
 def layer_plan(
-    cfg: Mapping[str, Any], image_shape: tuple[int, int, int]
+    cfg: StridedDcganConfig, image_shape: tuple[int, int, int]
 ) -> tuple[list[int], list[int], list[int]]:
     """(generator_filters, generator_strides, discriminator_filters): derived from the image
     size when ``width`` is set, else the lists as given."""
-    spelled = [key for key in LISTS if cfg.get(key) is not None]
-    pair = [cfg.get("width"), cfg.get("max_width")]
+    lists = (cfg.generator_filters, cfg.generator_strides, cfg.discriminator_filters)
+    spelled = [key for key, value in zip(LISTS, lists, strict=True) if value is not None]
+    pair = [cfg.width, cfg.max_width]
     derived = None not in pair
     if derived == bool(spelled) or len(spelled) not in (0, len(LISTS)) or pair.count(None) == 1:
         raise PipelineError(
             "strided_dcgan needs either model.width and model.max_width (depth from the image "
             f"size) or all of model.{', model.'.join(LISTS)}; got width={pair[0]}, "
             f"max_width={pair[1]} and {', '.join(spelled) or 'none of the lists'}",
-            "set model.width=64 model.max_width=256 and null the lists (as model=compact_dcgan "
+            "set model.width=64 model.max_width=256 and null the lists (as model=strided_dcgan "
             "does), or null model.width and model.max_width",
         )
-    if not derived:
-        return [list(cfg[key]) for key in LISTS]  # type: ignore[return-value]
+    if cfg.width is None or cfg.max_width is None:  # not derived: every list is given
+        g_filters, g_strides, d_filters = (list(value or []) for value in lists)
+        return g_filters, g_strides, d_filters
     size = square_size(image_shape, "strided_dcgan")
     steps = doublings(size, "strided_dcgan")
     seed = size >> steps
     hidden = [seed << i for i in range(steps)]  # the generator's grids below the image's size
-    widths = channel_schedule(hidden, size // 2, cfg["width"], cfg["max_width"])
+    widths = channel_schedule(hidden, size // 2, cfg.width, cfg.max_width)
     return widths, [2] * steps, widths[::-1]
 
 

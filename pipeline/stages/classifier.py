@@ -4,20 +4,25 @@ why: a classifier of one class learns nothing, and evaluation then scores in Inc
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from dataclasses import dataclass
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import ClassifierConfig, DatasetConfig, Section
+from pipeline.config import ClassifierConfig, DatasetConfig, StageConfig, choice, section
 from pipeline.data.prepared import load_prepared
+from pipeline.data.specs import DATASETS
 from pipeline.evaluation.classifier import train_classifier, weights_checksum
 from pipeline.io import atomic_path, check_writable, write_json, write_text
 
-SECTIONS: dict[str, Section] = {"dataset": DatasetConfig, "evaluation.classifier": ClassifierConfig}
+
+@dataclass
+class ClassifierStageConfig(StageConfig):
+    dataset: DatasetConfig = choice(DATASETS)
+    classifier: ClassifierConfig = section(ClassifierConfig, key="evaluation.classifier")
 
 
-def classifier(cfg: DictConfig) -> float | None:
+def classifier(cfg: ClassifierStageConfig) -> float | None:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("classifier", "metrics"))
     data = load_prepared(out.prepared, dataset=cfg.dataset)
@@ -26,7 +31,7 @@ def classifier(cfg: DictConfig) -> float | None:
         skip(out, f"the data has {classes} class (no class sub-folders): a classifier of "
                          "one class learns nothing; evaluation scores in Inception's features")  # fmt: skip
         return None
-    c = cfg.evaluation.classifier
+    c = cfg.classifier
     model, accuracy = train_classifier(
         (data.images("train"), data.labels("train")),
         (data.images("test"), data.labels("test")),
@@ -62,7 +67,8 @@ def skip(out: Artifacts, reason: str) -> None:
     print(f"classifier: skipped: {reason}")
 
 
-main = entrypoint(classifier, SECTIONS)
+SCHEMA = ClassifierStageConfig
+main = entrypoint(classifier, SCHEMA)
 
 if __name__ == "__main__":
     main()

@@ -6,16 +6,24 @@ MLflow run that trained the generator, so runs compare side by side in the MLflo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-from omegaconf import DictConfig
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import DatasetConfig, EvaluationConfig, Section, TrackingConfig
+from pipeline.config import (
+    DatasetConfig,
+    EvaluationConfig,
+    StageConfig,
+    TrackingConfig,
+    choice,
+    section,
+)
 from pipeline.data.prepared import load_prepared
+from pipeline.data.specs import DATASETS
 from pipeline.evaluation.run import (
     add_conditional_scores,
     evaluate_generator,
@@ -29,15 +37,18 @@ from pipeline.gan.sampling import latent_dim, sample
 from pipeline.io import atomic_path, check_writable, sha256_file, write_json
 from pipeline.tracking.evaluation import log_evaluation
 
-SECTIONS: dict[str, Section] = {
-    "dataset": DatasetConfig,
-    "evaluation": EvaluationConfig,
-    "tracking": TrackingConfig,
-}
+
+@dataclass
+class EvaluateConfig(StageConfig):
+    dataset: DatasetConfig = choice(DATASETS)
+    evaluation: EvaluationConfig = section(EvaluationConfig)
+    tracking: TrackingConfig = section(TrackingConfig)
+
+
 PLOTS = (artifacts.EVAL_SAMPLES, artifacts.NEAREST_NEIGHBOURS, artifacts.CLASS_HISTOGRAM)
 
 
-def evaluate(cfg: DictConfig) -> float:
+def evaluate(cfg: EvaluateConfig) -> float:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("metrics", "plots"))
     # eval.json names the generator it scored, so that register cannot pair the scores with
@@ -101,7 +112,8 @@ def evaluate(cfg: DictConfig) -> float:
     return float(result["fid"])
 
 
-main = entrypoint(evaluate, SECTIONS)
+SCHEMA = EvaluateConfig
+main = entrypoint(evaluate, SCHEMA)
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ of PNGs, or an .npz, e.g. synthetic data for augmentation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,16 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from omegaconf import DictConfig
 
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import GenerateConfig, RegistryConfig, Section, TrackingConfig
+from pipeline.config import (
+    GenerateConfig,
+    RegistryConfig,
+    StageConfig,
+    TrackingConfig,
+    section,
+)
 from pipeline.data.prepared import META_FILE
 from pipeline.errors import PipelineError
 from pipeline.explore import class_sheet_picture, save_walks, served_generator
@@ -32,11 +38,14 @@ from pipeline.model_registry import registered_name
 from pipeline.tracking import runs as tracking
 from pipeline.viz import save_png, write_images
 
-SECTIONS: dict[str, Section] = {
-    "generate": GenerateConfig,
-    "registry": RegistryConfig,
-    "tracking": TrackingConfig,
-}
+
+@dataclass
+class GenerateStageConfig(StageConfig):
+    generate: GenerateConfig = section(GenerateConfig)
+    registry: RegistryConfig = section(RegistryConfig)
+    tracking: TrackingConfig = section(TrackingConfig)
+
+
 DEFAULT_OUTPUTS = {
     "grid": "generated/samples.png",
     "folder": "generated/samples",
@@ -44,14 +53,14 @@ DEFAULT_OUTPUTS = {
 }
 
 
-def champion_name(cfg: DictConfig) -> str:
+def champion_name(cfg: GenerateStageConfig) -> str:
     """registry.model_name, else the name register gives the prepared data's generator."""
     meta = Artifacts.from_paths(cfg.paths).prepared / META_FILE
     title = read_json(meta).get("title") if meta.is_file() else None
     return registered_name(cfg.registry.model_name, title, str(meta))
 
 
-def generate(cfg: DictConfig) -> Path:
+def generate(cfg: GenerateStageConfig) -> Path:
     g = cfg.generate
     uri = g.model_uri or f"models:/{champion_name(cfg)}@champion"
     tracking.configure(cfg.tracking)
@@ -72,7 +81,10 @@ def generate(cfg: DictConfig) -> Path:
     chunk = int((model.model_config or {}).get("max_images", cfg.registry.max_images))
     chunks = []
     for i, start in enumerate(range(0, g.num_images, chunk)):
-        row = {"num_images": [min(chunk, g.num_images - start)], "seed": [g.seed + i]}
+        row: dict[str, list[Any]] = {
+            "num_images": [min(chunk, g.num_images - start)],
+            "seed": [g.seed + i],
+        }
         if g.truncation != 1:
             row["truncation"] = [g.truncation]
         if g.label is not None:
@@ -90,7 +102,7 @@ def generate(cfg: DictConfig) -> Path:
     return output
 
 
-def interpolate(model: Any, g: DictConfig, uri: str) -> Path:
+def interpolate(model: Any, g: GenerateConfig, uri: str) -> Path:
     """Latent walks between the seeds' noise: a labelled grid (a row a walk; a conditional
     generator walks once in each class) and a GIF that plays the walks together."""
     generator = served_generator(model, uri, "interpolate")
@@ -102,7 +114,7 @@ def interpolate(model: Any, g: DictConfig, uri: str) -> Path:
     return grid
 
 
-def class_sheet(model: Any, g: DictConfig, uri: str) -> Path:
+def class_sheet(model: Any, g: GenerateConfig, uri: str) -> Path:
     """A labelled sheet: ``num_images`` images of each class (at most 20), a row a class."""
     generator = served_generator(model, uri, "classes")
     classes = list((model.model_config or {}).get("class_names") or [])
@@ -113,7 +125,8 @@ def class_sheet(model: Any, g: DictConfig, uri: str) -> Path:
     return output
 
 
-main = entrypoint(generate, SECTIONS)
+SCHEMA = GenerateStageConfig
+main = entrypoint(generate, SCHEMA)
 
 if __name__ == "__main__":
     main()

@@ -1,26 +1,29 @@
-"""Stage `prepare`: fetch and verify a raw dataset, write it as uint8 arrays (readers scale them
-to [-1, 1])."""
+"""Stage `prepare`: fetch and verify a raw dataset, write it as uint8 arrays (the stages that
+read them scale them to [-1, 1])."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from dataclasses import dataclass
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import Choice, DatasetConfig, Section
+from pipeline.config import DatasetConfig, StageConfig, choice
 from pipeline.data.report import left_out, prepare_report, report_markdown
 from pipeline.data.specs import DATASETS, load_raw
 from pipeline.data.writer import write_prepared
 from pipeline.io import check_writable, write_json, write_text
 
-SECTIONS: dict[str, Section] = {"dataset": Choice(DATASETS, DatasetConfig)}
+
+@dataclass
+class PrepareConfig(StageConfig):
+    dataset: DatasetConfig = choice(DATASETS)  # the source's own schema (pipeline.data.specs)
 
 
-def prepare(cfg: DictConfig) -> dict:
+def prepare(cfg: PrepareConfig) -> dict:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("prepared", "metrics"))
-    raw = load_raw(cfg.dataset, cfg.paths.raw, cfg.dataset.split_seed)
+    raw = load_raw(cfg.dataset, cfg.paths.raw)
     meta = write_prepared(
         raw, out.prepared, limit=cfg.dataset.limit, title=cfg.dataset.title, settings=cfg.dataset
     )
@@ -36,7 +39,8 @@ def prepare(cfg: DictConfig) -> dict:
     return meta
 
 
-main = entrypoint(prepare, SECTIONS)
+SCHEMA = PrepareConfig
+main = entrypoint(prepare, SCHEMA)
 
 if __name__ == "__main__":
     main()

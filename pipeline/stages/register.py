@@ -4,14 +4,14 @@ only when it beats the champion under the same protocol beyond noise (pipeline.m
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig
 
 from pipeline import artifacts, model_card
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
-from pipeline.config import RegistryConfig, Section, TrackingConfig
+from pipeline.config import RegistryConfig, StageConfig, TrackingConfig, section
 from pipeline.data.prepared import load_prepared
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_path, read_json, sha256_file, write_json
@@ -24,10 +24,14 @@ from pipeline.model_registry import (
 )
 from pipeline.tracking import runs as tracking
 
-SECTIONS: dict[str, Section] = {"registry": RegistryConfig, "tracking": TrackingConfig}
+
+@dataclass
+class RegisterConfig(StageConfig):
+    registry: RegistryConfig = section(RegistryConfig)
+    tracking: TrackingConfig = section(TrackingConfig)
 
 
-def register(cfg: DictConfig) -> str:
+def register(cfg: RegisterConfig) -> str:
     out = Artifacts.from_paths(cfg.paths)
     run_id = read_json(artifacts.require(out.train_run, "train"))["run_id"]
     evaluation = read_json(artifacts.require(out.metric(artifacts.EVAL_METRICS), "evaluate"))
@@ -108,7 +112,8 @@ def check_scores_fit(evaluation: dict, out: Artifacts) -> None:
         )
 
 
-main = entrypoint(register, SECTIONS)
+SCHEMA = RegisterConfig
+main = entrypoint(register, SCHEMA)
 
 if __name__ == "__main__":
     main()

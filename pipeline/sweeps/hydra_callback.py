@@ -6,12 +6,22 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from pipeline.config import TrackingConfig, TuneConfig, section, validate
 from pipeline.sweeps.record import PARENT_ENV, SweepRecord
+
+
+@dataclass
+class SweepConfig:
+    """What the parent run of a sweep reads from the composed config."""
+
+    tracking: TrackingConfig = section(TrackingConfig)
+    tune: TuneConfig = section(TuneConfig)
 
 
 def swept_keys(overrides: Sequence[str]) -> list[str]:
@@ -32,20 +42,21 @@ class SweepCallback(Callback):
         from pipeline.tracking.names import run_name
 
         overrides = list(config.hydra.overrides.task)
-        hydra = config.hydra
+        hydra = config.hydra  # Hydra's own settings, not ours
+        sweep = validate(config, SweepConfig)
         settings = {
             "sweep.overrides": " ".join(overrides),
             "sweep.sweeper": hydra.sweeper.get("_target_", ""),
             "sweep.launcher": hydra.launcher.get("_target_", ""),
             "sweep.n_jobs": hydra.launcher.get("n_jobs", 1),
-            "tune.objective": config.tune.objective,
+            "tune.objective": sweep.tune.objective,
         }
         self.record = SweepRecord.start(
-            config.tracking,
+            sweep.tracking,
             name=f"sweep {run_name(config, overrides)}",
             params=settings,
             swept=swept_keys(overrides),
-            objective=config.tune.objective,
+            objective=sweep.tune.objective,
             kind="hydra",
         )
         os.environ[PARENT_ENV] = self.record.run_id

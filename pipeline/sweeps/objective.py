@@ -9,12 +9,11 @@ under a lock, from the composed config.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-from omegaconf import DictConfig
+from dataclasses import dataclass
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
-from pipeline.config import ClassifierConfig, Section, TuneConfig
+from pipeline.config import TuneConfig, section
 from pipeline.data.prepared import META_FILE
 from pipeline.errors import PipelineError
 from pipeline.evaluation.catalog import OBJECTIVES
@@ -25,19 +24,25 @@ from pipeline.stages import prepare as prepare_stage
 from pipeline.stages import train as train_stage
 from pipeline.training.monitor import TrainingObserver
 
-# (config, the sweep's parent run, observers of training) -> the score, lower is better
-Objective = Callable[[DictConfig, str | None, Sequence[TrainingObserver]], float]
 
-SECTIONS: dict[str, Section] = {
-    **train_stage.SECTIONS,
-    **evaluate_stage.SECTIONS,
-    "evaluation.classifier": ClassifierConfig,
-    "tune": TuneConfig,
-}
+@dataclass
+class TuneStageConfig(
+    train_stage.TrainConfig,
+    evaluate_stage.EvaluateConfig,
+    classifier_stage.ClassifierStageConfig,
+    prepare_stage.PrepareConfig,
+):
+    """What a job of a sweep reads: every stage's sections, and the objective."""
+
+    tune: TuneConfig = section(TuneConfig)
+
+
+# (config, the sweep's parent run, observers of training) -> the score, lower is better
+Objective = Callable[[TuneStageConfig, str | None, Sequence[TrainingObserver]], float]
 
 
 def train_then_evaluate(
-    cfg: DictConfig,
+    cfg: TuneStageConfig,
     parent_run_id: str | None = None,
     observers: Sequence[TrainingObserver] = (),
 ) -> float:
@@ -58,7 +63,7 @@ def check_objective(key: str) -> None:
         )
 
 
-def ensure_shared_inputs(cfg: DictConfig) -> None:
+def ensure_shared_inputs(cfg: TuneStageConfig) -> None:
     """Prepared data and the classifier at ``paths.*``, made once if missing: parallel jobs
     wait on a lock rather than each making their own."""
     out = Artifacts.from_paths(cfg.paths)

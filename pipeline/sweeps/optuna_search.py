@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from pipeline.artifacts import per_job_outputs
-from pipeline.config import SearchConfig, flatten, validate
+from pipeline.config import SearchConfig, flatten, section, validate
 from pipeline.errors import PipelineError, Pruned
 from pipeline.io import repo_root
-from pipeline.sweeps.objective import Objective
+from pipeline.sweeps.objective import Objective, TuneStageConfig
 
 
 def storage_url(storage: str | None) -> str:
@@ -75,16 +76,22 @@ class PruningObserver:
         pass
 
 
-def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -> float:
-    """Run the study of ``cfg.hparams_search``; returns the best trial's score. Each trial's
-    config is validated against ``sections`` (the objective's)."""
+@dataclass
+class SearchHolder:
+    hparams_search: SearchConfig = section(SearchConfig)
+
+
+def search(cfg: TuneStageConfig, objective: Objective, schema: type[TuneStageConfig]) -> float:
+    """Run the study of ``hparams_search``; returns the best trial's score. Each trial's config
+    (the composed one with the trial's values) is validated against ``schema``."""
     import optuna
 
     from pipeline.sweeps.record import SweepRecord
     from pipeline.tracking.names import run_name
 
-    s = validate(cfg, {"hparams_search": SearchConfig}).hparams_search
-    known = set(flatten(cfg))
+    composed = OmegaConf.create(cfg.resolved)
+    s = validate(composed, SearchHolder).hparams_search
+    known = set(flatten(composed))
     for key in s.params:
         if key not in known:
             raise PipelineError(
@@ -115,7 +122,7 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
     )
     record = SweepRecord.start(
         cfg.tracking,
-        name=f"optuna {s.study_name} {run_name(cfg, base_overrides)}",
+        name=f"optuna {s.study_name} {run_name(composed, base_overrides)}",
         params={
             "sweep.overrides": " ".join(base_overrides),
             "sweep.sweeper": f"optuna {optuna.__version__} TPESampler(seed={s.sampler_seed})",
@@ -123,9 +130,7 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
             "sweep.n_trials": s.n_trials,
             "sweep.storage": storage_url(s.storage),
             "sweep.study_name": s.study_name,
-            "sweep.space": yaml.safe_dump(
-                OmegaConf.to_container(cfg.hparams_search.params), default_flow_style=True
-            ).strip(),
+            "sweep.space": yaml.safe_dump(s.params, default_flow_style=True).strip(),
             "tune.objective": cfg.tune.objective,
         },
         swept=list(s.params),
@@ -135,7 +140,7 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
 
     def run_trial(trial: optuna.Trial) -> float:
         values = {key: suggest(trial, key, spec) for key, spec in s.params.items()}
-        trial_cfg = cfg.copy()
+        trial_cfg = composed.copy()
         for key, value in values.items():
             OmegaConf.update(trial_cfg, key, value, merge=False)
         per_job_outputs(trial_cfg, out_root / f"trial_{trial.number}")
@@ -143,9 +148,12 @@ def search(cfg: DictConfig, objective: Objective, sections: Mapping[str, Any]) -
         trial_cfg.tracking.run_name = f"trial {trial.number} " + run_name(
             trial_cfg, [*base_overrides, *shown]
         )
-        trial_cfg = validate(trial_cfg, sections)
         try:
-            return objective(trial_cfg, record.run_id, [PruningObserver(trial, s.pruner.enabled)])
+            return objective(
+                validate(trial_cfg, schema),
+                record.run_id,
+                [PruningObserver(trial, s.pruner.enabled)],
+            )
         except Pruned as e:
             print(f"trial {trial.number} {e}")
             raise optuna.TrialPruned(str(e)) from None

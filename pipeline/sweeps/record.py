@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import TrackingConfig
 from pipeline.evaluation.catalog import HEADLINE, mlflow_key
 
 PARENT_ENV = "PIPELINE_SWEEP_RUN_ID"
@@ -42,7 +43,7 @@ class SweepRecord:
     @classmethod
     def start(
         cls,
-        tracking: Mapping[str, Any],
+        tracking: TrackingConfig,
         name: str,
         params: Mapping[str, Any],
         swept: Sequence[str],
@@ -55,7 +56,7 @@ class SweepRecord:
         from pipeline.tracking.runs import git_commit
 
         track.configure(tracking)
-        experiment = mlflow.get_experiment_by_name(tracking["experiment_name"])
+        experiment = mlflow.get_experiment_by_name(tracking.experiment_name)
         assert experiment is not None  # configure() made it
         client = mlflow.MlflowClient()
         tags = {"sweep": kind, "sweep.swept": ",".join(swept), "git_commit": git_commit()}

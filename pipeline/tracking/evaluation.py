@@ -8,12 +8,13 @@ from typing import Any
 
 import mlflow
 
+from pipeline.config import TrackingConfig
 from pipeline.evaluation.catalog import FLOOR, mlflow_key
 from pipeline.tracking.runs import EVALUATION_DIR, configure
 
 
 def log_evaluation(
-    tracking: Mapping[str, Any],
+    tracking: TrackingConfig,
     run_id: str | None,
     result: Mapping[str, Any],
     files: Iterable[Path],

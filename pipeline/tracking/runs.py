@@ -17,9 +17,8 @@ from typing import Any
 
 import mlflow
 import mlflow.exceptions
-from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import flatten
+from pipeline.config import TrackingConfig, flatten
 from pipeline.errors import Interrupted, PipelineError, Pruned
 from pipeline.io import file_lock, process_alive, repo_root
 
@@ -46,7 +45,7 @@ def training_metric_key(name: str) -> str:
     return f"{TRAIN}/{name}"
 
 
-def run_params(cfg: DictConfig) -> dict[str, str]:
+def run_params(cfg: Mapping[str, Any]) -> dict[str, str]:
     """The config as MLflow params: what the run is, not where its files and records go (those
     differ between the jobs of a sweep, and the UI's compare view would show them first; the
     whole config, paths included, is the run's config.yaml)."""
@@ -69,10 +68,10 @@ def git_commit(path: Path | None = None) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def tracking_uri(tracking: Mapping[str, Any]) -> str:
+def tracking_uri(tracking: TrackingConfig) -> str:
     """Config value, then $MLFLOW_TRACKING_URI, then an absolute SQLite file at the repo root."""
-    if tracking.get("uri"):
-        return str(tracking["uri"])
+    if tracking.uri:
+        return tracking.uri
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     return f"sqlite:///{repo_root() / 'mlflow.db'}"
@@ -92,12 +91,12 @@ def artifact_location(uri: str, experiment_name: str) -> str | None:
     return (sqlite_file(uri).parent / "mlartifacts" / experiment_name).as_uri()
 
 
-def configure(tracking: Mapping[str, Any]) -> str:
+def configure(tracking: TrackingConfig) -> str:
     """Point MLflow at the configured store and experiment (created if new); return the URI."""
     uri = tracking_uri(tracking)
     check_server(uri)
     mlflow.set_tracking_uri(uri)
-    name = tracking["experiment_name"]
+    name = tracking.experiment_name
     try:
         with _first_contact_lock(uri):
             if mlflow.get_experiment_by_name(name) is None:
@@ -173,43 +172,42 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
 
 @contextlib.contextmanager
 def training_run(
-    cfg: DictConfig,
+    tracking: TrackingConfig,
+    config: Mapping[str, Any],
     data_meta: Mapping[str, Any],
     checkpoint_dir: Path | None = None,
     parent_run_id: str | None = None,
-    hardware: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run with the full resolved config, the git commit and the data checksum,
+    """An MLflow run with the full resolved ``config``, the git commit and the data checksum,
     named ``tracking.run_name`` (the CLI names it after the model, dataset and overrides), a
-    child of ``parent_run_id`` when a sweep runs it. Runs of the same checkpoint folder that a
-    killed process left RUNNING are marked KILLED first, and the new run names them (tag
-    ``continues_runs``). A pruned trial ends KILLED with tag ``pruned_at_step``."""
-    configure(cfg.tracking)
+    child of ``parent_run_id`` when a sweep runs it, with ``tags`` (the architecture, the loss,
+    the hardware). Runs of the same checkpoint folder that a killed process left RUNNING are
+    marked KILLED first, and the new run names them (tag ``continues_runs``). A pruned trial
+    ends KILLED with tag ``pruned_at_step``."""
+    configure(tracking)
     tags = {
         "git_commit": git_commit(),
         "dataset": data_meta["dataset"],
         "dataset_checksum": data_meta["checksum"],
-        "model": cfg.model.name,
-        "loss": cfg.loss.name,
         "stage": "train",
+        **(tags or {}),
     }
-    if hardware:
-        tags["hardware"] = hardware
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
     if checkpoint_dir is not None:
         tags["checkpoint_dir"] = str(checkpoint_dir)
         orphans = close_orphaned_runs(
-            cfg.tracking.experiment_name, "checkpoint_dir", str(checkpoint_dir)
+            tracking.experiment_name, "checkpoint_dir", str(checkpoint_dir)
         )
         if orphans:
             tags["continues_runs"] = ",".join(orphans)
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     tags.update(host=socket.gethostname(), pid=str(os.getpid()))
-    with mlflow.start_run(run_name=cfg.tracking.run_name, tags=tags) as run:
-        mlflow.log_params(run_params(cfg))
-        mlflow.log_dict(OmegaConf.to_container(cfg, resolve=True), "config.yaml")
+    with mlflow.start_run(run_name=tracking.run_name, tags=tags) as run:
+        mlflow.log_params(run_params(config))
+        mlflow.log_dict(dict(config), "config.yaml")
         mlflow.log_dict(data_meta, "data_meta.json")
         try:
             yield run

@@ -1,16 +1,14 @@
 """Building the GAN a run trains: its networks (under a precision policy), optimizers,
-learning-rate schedules, loss and terms, from one ``GanSettings``."""
+learning-rate schedules, loss and terms, from one ``GanSettings`` (the typed sections)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
 
+from pipeline.config import ComputeConfig, ModelConfig, settings_of
 from pipeline.errors import PipelineError
 from pipeline.gan.ada import Ada
 from pipeline.gan.conditional import conditional_networks
@@ -18,40 +16,7 @@ from pipeline.gan.losses import LOSSES
 from pipeline.gan.model import GAN
 from pipeline.gan.regularizers import REGULARIZERS
 from pipeline.models import build_networks
-
-Settings = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class GanSettings:
-    """What a run trains: the config sections the GAN is built and trained from (validated by
-    `pipeline.config.validate`), as plain mappings."""
-
-    model: Settings
-    loss: Settings
-    regularizers: Mapping[str, Settings]  # name -> settings: the terms, for either network
-    training: Settings
-    seed: int
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> GanSettings:
-        def plain(value: Any) -> Any:
-            return (
-                OmegaConf.to_container(value, resolve=True)
-                if isinstance(value, DictConfig)
-                else value
-            )
-
-        return cls(
-            model=plain(cfg["model"]), loss=plain(cfg["loss"]),
-            regularizers=plain(cfg["regularizers"]) or {}, training=plain(cfg["training"]),
-            seed=int(cfg["seed"]),
-        )  # fmt: skip
-
-    def sections(self) -> dict[str, Any]:
-        """The sections by name (the checkpoint fingerprint's input)."""
-        return {"model": self.model, "loss": self.loss, "regularizers": self.regularizers,
-                "training": self.training}  # fmt: skip
+from pipeline.training.settings import GanSettings
 
 
 def resolve_conditional(value: Any, num_classes: int) -> bool:
@@ -81,7 +46,7 @@ def build_gan(
     """The networks of ``settings.model``, compiled with its loss, terms and the optimizers
     (whose learning rates follow ``training.lr_schedule`` over ``total_steps``); with
     ``training.conditional``, class-conditional over ``num_classes`` classes. Every variable
-    is made under ``strategy`` (`training.strategy`; None: the one in use).
+    is made under ``strategy`` (`compute.strategy`; None: the one in use).
 
     The GAN object itself is made outside the strategy's scope (call this outside it): a Keras
     model made under a strategy has fit() build it symbolically first, reducing a batch across
@@ -90,19 +55,22 @@ def build_gan(
     model made outside a scope trains under the scope fit() is called in."""
     t, model = settings.training, settings.model
     strategy = strategy or tf.distribute.get_strategy()
-    classes = num_classes if t["conditional"] else 0
-    if t["conditional"] and num_classes < 2:
+    classes = num_classes if t.conditional else 0
+    if t.conditional and num_classes < 2:
         raise PipelineError(
             f"training.conditional needs a labelled dataset of 2 classes or more "
             f"(got {num_classes})",
             "set training.conditional=false, or use a dataset with class labels",
         )
     with strategy.scope():
-        generator, discriminator = build_networks_in(t["precision"], model, image_shape, classes)
+        generator, discriminator = build_networks_in(
+            settings.compute.precision, model, image_shape, classes
+        )
     gan = GAN(
-        generator, discriminator, model["latent_dim"], seed=settings.seed,
-        ema_decay=t["ema_decay"], discriminator_steps=t["discriminator_steps"],
-        augment=list(t["augment"]), ada=Ada.from_training(t), num_classes=classes,
+        generator, discriminator, model.latent_dim, seed=settings.seed,
+        ema_decay=t.ema_decay, discriminator_steps=t.discriminator_steps,
+        augment=list(settings.augment.diffaugment), ada=Ada.from_settings(settings.augment),
+        num_classes=classes,
     )  # fmt: skip
     with strategy.scope():
         compile_gan(gan, settings, total_steps)
@@ -116,36 +84,36 @@ def compile_gan(gan: GAN, settings: GanSettings, total_steps: int) -> None:
 
     def adam(rate: float, updates: int) -> keras.Optimizer:
         optimizer = keras.optimizers.Adam(
-            learning_rate_schedule(rate, t["lr_schedule"], updates),
-            beta_1=t["beta_1"], beta_2=t["beta_2"],
+            learning_rate_schedule(rate, t.lr_schedule, updates),
+            beta_1=t.beta_1, beta_2=t.beta_2,
         )  # fmt: skip
-        if t["precision"] == "mixed_float16":  # float16 gradients underflow unscaled
+        if settings.compute.precision == "mixed_float16":  # float16 gradients underflow unscaled
             return keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
     gan.compile(
         # D updates discriminator_steps times a step: its schedule spans as many updates.
-        d_optimizer=adam(t["discriminator_lr"], total_steps * t["discriminator_steps"]),
-        g_optimizer=adam(t["generator_lr"], total_steps),
-        gan_loss=LOSSES.get(settings.loss["name"]),
-        loss_settings={k: v for k, v in settings.loss.items() if k != "name"},
+        d_optimizer=adam(t.discriminator_lr, total_steps * t.discriminator_steps),
+        g_optimizer=adam(t.generator_lr, total_steps),
+        gan_loss=LOSSES.get(settings.loss.name),
+        loss_settings={k: v for k, v in settings_of(settings.loss).items() if k != "name"},
         terms={
-            name: (REGULARIZERS.get(name), dict(term_settings))
+            name: (REGULARIZERS.get(name), settings_of(term_settings))
             for name, term_settings in settings.regularizers.items()
         },
-        jit_compile=xla(t),
+        jit_compile=xla(settings.compute),
     )
 
 
-def xla(training: Settings) -> bool:
-    """Whether the step is compiled with XLA: `training.jit_compile`, unless
-    `training.deterministic` (TensorFlow's deterministic kernels exclude XLA; determinism
+def xla(compute: ComputeConfig) -> bool:
+    """Whether the step is compiled with XLA: `compute.jit_compile`, unless
+    `compute.deterministic` (TensorFlow's deterministic kernels exclude XLA; determinism
     wins, and the run's log says so)."""
-    return bool(training["jit_compile"]) and not training["deterministic"]
+    return compute.jit_compile and not compute.deterministic
 
 
 def build_networks_in(
-    precision: str, model: Settings, image_shape: tuple[int, int, int], num_classes: int = 0
+    precision: str, model: ModelConfig, image_shape: tuple[int, int, int], num_classes: int = 0
 ) -> tuple[keras.Model, keras.Model]:
     """The model's networks (class-conditional when ``num_classes`` > 0) under a dtype policy:
     with mixed_* their layers compute in 16 bits and keep float32 weights; a final float32

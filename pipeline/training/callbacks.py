@@ -47,7 +47,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 class GracefulStop(keras.callbacks.Callback):
     """SIGTERM or Ctrl-C (SIGINT) during training: the call under way finishes (one step, or
-    training.steps_per_execution steps), a checkpoint is written (``save``), and training ends with an ``Interrupted`` error that says how to resume.
+    compute.steps_per_execution steps), a checkpoint is written (``save``), and training ends with an ``Interrupted`` error that says how to resume.
     A second signal stops at once (KeyboardInterrupt). The previous handlers are put back when
     training ends."""
 
@@ -92,7 +92,7 @@ class GracefulStop(keras.callbacks.Callback):
         raise Interrupted(
             f"stopped by {name} at step {step}; "
             + ("a checkpoint of this step is saved" if self.save else "nothing was saved"),
-            "run the same command again to resume from the checkpoint (training.resume=true)",
+            "run the same command again to resume from the checkpoint (checkpoint.resume=true)",
             self.requested,
         )
 
@@ -100,7 +100,7 @@ class GracefulStop(keras.callbacks.Callback):
 class DiscriminatorWins(keras.callbacks.Callback):
     """Warns once when the discriminator has won outright for ``steps`` steps in a row: its
     accuracy on real and on fake images at least 99% at every step (the mean of each call's
-    steps under training.steps_per_execution) while the generator's loss climbs. Training goes
+    steps under compute.steps_per_execution) while the generator's loss climbs. Training goes
     on, since it may recover; observers that have ``on_warning(name, message, step)`` are told
     (MLflow: a run tag)."""
 
@@ -136,7 +136,7 @@ class DiscriminatorWins(keras.callbacks.Callback):
                 f"the discriminator has won outright since step {self.since[0]}: >= 99% right "
                 f"on real and fake images, the generator's loss {self.since[1]:.3g} -> "
                 f"{g_loss:.3g}; the generator may have stopped learning. Try a lower "
-                "training.discriminator_lr, regularizers=[r1] or [lecam], or training.augment"
+                "training.discriminator_lr, regularizers=[r1] or [lecam], or augment.diffaugment"
             )
             print(f"warning at step {step}: {message}")
             for observer in self.observers:
@@ -161,7 +161,7 @@ class StepLimit(keras.callbacks.Callback):
 
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once ``seconds`` have passed (checked after every call into TensorFlow:
-    one step, or training.steps_per_execution steps)."""
+    one step, or compute.steps_per_execution steps)."""
 
     def __init__(self, seconds: float):
         super().__init__()

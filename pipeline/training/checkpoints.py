@@ -15,7 +15,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from pipeline.config import weight_settings
 from pipeline.errors import PipelineError
 from pipeline.io import write_json
 from pipeline.training.monitor import passed
@@ -37,24 +36,17 @@ def checkpoint_folder(root: Path, fingerprint: str, resume: bool) -> Path:
 
 
 def checkpoint_fingerprint(
-    *,
-    seed: int,
-    data_meta: Mapping[str, Any],
-    model: Mapping[str, Any],
-    loss: Mapping[str, Any],
-    regularizers: Mapping[str, Any],
-    training: Mapping[str, Any],
+    seed: int, data_meta: Mapping[str, Any], weights: Mapping[str, Any]
 ) -> str:
-    """An allow-list of what a checkpoint must share with a run to be resumed by it: the
-    training fields marked as changing the weights (`pipeline.config.TrainingConfig`), and
-    everything of the model, loss and terms."""
+    """An allow-list of what a checkpoint must share with a run to be resumed by it: the seed,
+    the data, and ``weights``, the settings that shape the weights
+    (`pipeline.training.build.GanSettings.weight_sections`: the fields of training, augment
+    and compute marked so in `pipeline.config.training`, and everything of the model, loss
+    and terms)."""
     relevant = {
         "seed": seed,
         "data": {key: data_meta.get(key) for key in DATA_IDENTITY},
-        "model": dict(model),
-        "loss": dict(loss),
-        "regularizers": {name: dict(s) for name, s in regularizers.items()},
-        "training": weight_settings(training),
+        **weights,
         "format": CHECKPOINT_FORMAT,
     }
     blob = json.dumps(relevant, sort_keys=True, default=str).encode()
@@ -117,7 +109,7 @@ class Checkpointer(keras.callbacks.Callback):
             raise PipelineError(
                 f"no checkpoint in {self.directory} can be read "
                 f"({', '.join(p.name for p in candidates)})",
-                f"delete {self.directory} to train from the start, or set training.resume=false",
+                f"delete {self.directory} to train from the start, or set checkpoint.resume=false",
             )
         return 0
 

@@ -1,9 +1,9 @@
 """Where the train step runs: TensorFlow's distribution strategies, chosen by
-`training.strategy`.
+`compute.strategy`.
 
 - ``default``: one device (TensorFlow's default strategy).
 - ``mirrored``: every local GPU, or, on a machine without one, the CPU split into
-  ``training.cpu_devices`` logical devices (for trying it out and for tests).
+  ``compute.cpu_devices`` logical devices (for trying it out and for tests).
 - ``multi_worker``: several processes, on one machine or several, each told the cluster and its
   own place in it by ``$TF_CONFIG`` (TensorFlow's convention); each process uses its local
   devices as ``mirrored`` does.
@@ -29,20 +29,20 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import tensorflow as tf
 
+from pipeline.config import ComputeConfig
 from pipeline.errors import PipelineError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
-def strategy(training: Mapping[str, Any]) -> tf.distribute.Strategy:
-    """The strategy that ``training`` names (made on the first call, the same one after)."""
-    threads(int(training["intra_op_threads"]), int(training["inter_op_threads"]))
-    return _strategy(str(training["strategy"]), int(training["cpu_devices"]))
+def strategy(compute: ComputeConfig) -> tf.distribute.Strategy:
+    """The strategy that ``compute`` names (made on the first call, the same one after)."""
+    threads(compute.intra_op_threads, compute.inter_op_threads)
+    return _strategy(compute.strategy, compute.cpu_devices)
 
 
 @functools.cache
@@ -89,7 +89,7 @@ def _strategy(name: str, cpu_devices: int) -> tf.distribute.Strategy:
         return tf.distribute.get_strategy()
     if name not in STRATEGIES:
         raise PipelineError(
-            f"unknown training.strategy {name!r}", f"use one of {', '.join(STRATEGIES)}"
+            f"unknown compute.strategy {name!r}", f"use one of {', '.join(STRATEGIES)}"
         )
     if name == "multi_worker":
         _tf_config()  # checked here; TensorFlow reads it from the environment itself
@@ -109,7 +109,7 @@ def _strategy(name: str, cpu_devices: int) -> tf.distribute.Strategy:
             )
     except RuntimeError as e:  # TensorFlow's runtime has already started
         raise PipelineError(
-            f"cannot set up training.strategy={name}: {e}",
+            f"cannot set up compute.strategy={name}: {e}",
             "choose the strategy first thing in the process, before TensorFlow runs anything "
             "(pipeline.training.distribute.strategy)",
         ) from None
@@ -139,7 +139,7 @@ def _tf_config() -> dict[str, Any]:
         '"host2:port"]}, "task": {"type": "worker", "index": 0}} (index 1 on the second)'
     )
     if not text:
-        raise PipelineError("training.strategy=multi_worker needs $TF_CONFIG", fix)
+        raise PipelineError("compute.strategy=multi_worker needs $TF_CONFIG", fix)
     try:
         config = json.loads(text)
         workers = config["cluster"]["worker"]
@@ -163,7 +163,7 @@ def lost_worker(error: Exception) -> PipelineError:
         f"training stopped: a worker of this multi-worker run failed or cannot be reached "
         f"({type(error).__name__}: {detail[:200]}); the last checkpoint is kept",
         "see the other workers' output for the cause, then start every worker again with the "
-        "same command (training.resume=true continues from the checkpoint)",
+        "same command (checkpoint.resume=true continues from the checkpoint)",
     )
 
 
@@ -173,10 +173,10 @@ WORKER_ERRORS = (
 )  # fmt: skip
 
 
-def is_chief(training: Mapping[str, Any]) -> bool:
+def is_chief(compute: ComputeConfig) -> bool:
     """Whether this process writes checkpoints, outputs and MLflow records: always, except a
     multi-worker run's workers other than the chief."""
-    if training["strategy"] != "multi_worker":
+    if compute.strategy != "multi_worker":
         return True
     config = _tf_config()
     task = config["task"]
@@ -185,11 +185,10 @@ def is_chief(training: Mapping[str, Any]) -> bool:
     return bool(task["type"] == "worker" and int(task["index"]) == 0)
 
 
-def check_batch(training: Mapping[str, Any], replicas: int) -> None:
-    """The global batch splits evenly across the replicas."""
-    if replicas > 1 and training["batch_size"] % replicas:
+def check_batch(batch_size: int, replicas: int) -> None:
+    """The global batch (`training.batch_size`) splits evenly across the replicas."""
+    if replicas > 1 and batch_size % replicas:
         raise PipelineError(
-            f"training.batch_size={training['batch_size']} does not split across {replicas} "
-            "replicas",
+            f"training.batch_size={batch_size} does not split across {replicas} replicas",
             f"use a multiple of {replicas}",
         )

@@ -34,7 +34,7 @@ def make_dataset(
     The order of pass ``k`` is a pure function of (``seed``, ``k``), not of a shuffle buffer's
     state, so every iterator of the dataset yields the same batches: a resumed run (which
     skips the ``skip_batches`` already trained on) and a run split across replicas
-    (`training.strategy`, whose input pipeline makes iterators of its own) see what one
+    (`compute.strategy`, whose input pipeline makes iterators of its own) see what one
     uninterrupted run on one device sees."""
     count = len(images)
     if count < batch_size:
@@ -57,7 +57,7 @@ def make_dataset(
         return batch if classes is None else (batch, tf.gather(classes, index))
 
     options = tf.data.Options()
-    # Several workers (training.strategy=multi_worker) each take their part of every batch.
+    # Several workers (compute.strategy=multi_worker) each take their part of every batch.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return (
         tf.data.Dataset.counter()

@@ -12,10 +12,9 @@ import dataclasses
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -24,7 +23,7 @@ from pipeline.errors import PipelineError
 from pipeline.gan.model import GAN
 from pipeline.gan.recalibrate import recalibrate_batch_norm
 from pipeline.training import distribute, history
-from pipeline.training.build import GanSettings, build_gan, resolve_conditional, seed_everything
+from pipeline.training.build import build_gan, resolve_conditional, seed_everything
 from pipeline.training.callbacks import (
     DiscriminatorWins,
     DivergenceGuard,
@@ -34,6 +33,7 @@ from pipeline.training.callbacks import (
 from pipeline.training.checkpoints import Checkpointer
 from pipeline.training.inputs import make_dataset
 from pipeline.training.monitor import TrainingMonitor, TrainingObserver
+from pipeline.training.settings import GanSettings
 
 # Beside the checkpoints: the logged rows up to the latest one (a resumed run's curve starts so).
 HISTORY_FILE = "history.csv"
@@ -85,73 +85,73 @@ def train(
     """Train the GAN that ``settings`` describe on ``images`` (NHWC float32 in [-1, 1]; with
     ``training.conditional``, ``labels`` of ``num_classes`` classes). ``checkpoint_dir``: resume
     from it and checkpoint to it; ``callbacks`` run after the run's own (a time budget, say);
-    ``probe`` (a QualityProbe) is called every ``training.probe_every_steps`` steps and at the
-    end. Under `training.strategy` multi_worker, only the chief writes checkpoints (every
+    ``probe`` (a QualityProbe) is called every ``monitor.probe_every_steps`` steps and at the
+    end. Under `compute.strategy` multi_worker, only the chief writes checkpoints (every
     worker restores from them)."""
-    if (
-        settings.training["conditional"] == "auto"
-    ):  # a caller that did not resolve it (a stage does)
-        resolved = resolve_conditional("auto", num_classes)
-        settings = dataclasses.replace(
-            settings, training={**settings.training, "conditional": resolved}
+    if settings.training.conditional == "auto":  # a caller that did not resolve it (a stage does)
+        training = dataclasses.replace(
+            settings.training, conditional=resolve_conditional("auto", num_classes)
         )
-    t = settings.training
-    strategy = distribute.strategy(t)
-    distribute.check_batch(t, strategy.num_replicas_in_sync)
-    if t["conditional"] and labels is None:
+        settings = dataclasses.replace(settings, training=training)
+    t, compute, m = settings.training, settings.compute, settings.monitor
+    strategy = distribute.strategy(compute)
+    distribute.check_batch(t.batch_size, strategy.num_replicas_in_sync)
+    if t.conditional and labels is None:
         raise PipelineError("training.conditional needs the training labels", "pass labels=")
-    step_images = t["batch_size"] * t["discriminator_steps"]  # one batch per D update
-    steps_per_epoch = t["steps_per_epoch"] or len(images) // step_images
-    total_steps = t["epochs"] * steps_per_epoch
-    if t["jit_compile"] and t["deterministic"]:
-        print("XLA stays off: training.deterministic=true wins over training.jit_compile=true "
-              "(set training.deterministic=false for XLA, at the cost of bit-for-bit repeats)")  # fmt: skip
-    seed_everything(settings.seed, t["deterministic"])
+    step_images = t.batch_size * t.discriminator_steps  # one batch per D update
+    steps_per_epoch = t.steps_per_epoch or len(images) // step_images
+    total_steps = t.epochs * steps_per_epoch
+    if compute.jit_compile and compute.deterministic:
+        print("XLA stays off: compute.deterministic=true wins over compute.jit_compile=true "
+              "(set compute.deterministic=false for XLA, at the cost of bit-for-bit repeats)")  # fmt: skip
+    seed_everything(settings.seed, compute.deterministic)
     gan = build_gan(images.shape[1:], settings, total_steps, num_classes, strategy)
     with strategy.scope():
         guard = DivergenceGuard()
         guard.set_model(gan)
-        noise = fixed_noise(settings.seed, t["num_samples"], settings.model["latent_dim"])
+        noise = fixed_noise(settings.seed, m.num_samples, settings.model.latent_dim)
         monitor = TrainingMonitor(
-            observers, noise, t["batch_size"], t["log_every_steps"], t["sample_every_steps"],
-            probe=probe, probe_every=t["probe_every_steps"] if probe else 0,
+            observers, noise, t.batch_size, m.log_every_steps, m.sample_every_steps,
+            probe=probe, probe_every=m.probe_every_steps if probe else 0,
         )  # fmt: skip
         checkpointer = None
         if checkpoint_dir is not None:
-            checkpointer = open_checkpoints(checkpoint_dir, t, steps_per_epoch, guard, monitor)
+            checkpointer = open_checkpoints(
+                checkpoint_dir, settings, steps_per_epoch, guard, monitor
+            )
         start_step = checkpointer.restore(gan) if checkpointer else 0
         if checkpointer:
             monitor.earlier = history.resumed_rows(
                 checkpointer.directory / HISTORY_FILE, start_step
             )
         gan.steps_per_execution = steps_per_execution(
-            t["steps_per_execution"], steps_per_epoch, start_step
+            compute.steps_per_execution, steps_per_epoch, start_step
         )
         dataset = make_dataset(images, step_images, settings.seed, skip_batches=start_step,
-                               labels=labels if t["conditional"] else None)  # fmt: skip
+                               labels=labels if t.conditional else None)  # fmt: skip
         stop = GracefulStop(checkpointer.save if checkpointer else None)
         # The guard first (before anything is saved), then the monitor (a checkpoint's history
         # includes its own step's row), then the checkpointer.
         run_callbacks = [guard, monitor, *([checkpointer] if checkpointer else []),
-                         DiscriminatorWins(t["d_wins_steps"], observers), StepLimit(total_steps),
+                         DiscriminatorWins(m.d_wins_steps, observers), StepLimit(total_steps),
                          stop, *callbacks]  # fmt: skip
         start = time.perf_counter()
         try:
             fitted = gan.fit(
-                dataset, epochs=t["epochs"], initial_epoch=start_step // steps_per_epoch,
+                dataset, epochs=t.epochs, initial_epoch=start_step // steps_per_epoch,
                 steps_per_epoch=steps_per_epoch, callbacks=run_callbacks,
                 shuffle=False,  # the dataset shuffles itself, seeded
                 verbose=1 if sys.stdout.isatty() else 2,
             )  # fmt: skip
         except distribute.WORKER_ERRORS as e:
-            if t["strategy"] != "multi_worker":
+            if compute.strategy != "multi_worker":
                 raise
             raise distribute.lost_worker(e) from None
         finally:
             stop.restore_handlers()  # the signal handlers, whatever ended training
         guard.check_weights()
         if gan.ema_generator is not None:
-            recalibrate_batch_norm(gan.ema_generator, settings.model["latent_dim"], settings.seed)
+            recalibrate_batch_norm(gan.ema_generator, settings.model.latent_dim, settings.seed)
         monitor.final_probe()
     return TrainResult(
         gan=gan, history={k: [float(v) for v in vs] for k, vs in fitted.history.items()},
@@ -163,7 +163,7 @@ def train(
 
 def open_checkpoints(
     directory: Path,
-    training: Mapping[str, Any],
+    settings: GanSettings,
     steps_per_epoch: int,
     guard: DivergenceGuard,
     monitor: TrainingMonitor,
@@ -171,19 +171,21 @@ def open_checkpoints(
     """The run's checkpointer, writing the monitor's rows beside each checkpoint (after the guard
     has checked the weights). A longer run's checkpoint is moved aside rather than resumed:
     resuming it would train past what was asked for."""
-    t = training
     rows_file = directory / HISTORY_FILE
 
     def before_save() -> None:  # the rows before the weights: a resume drops any extra
         guard.check_weights()
         history.write_rows(rows_file, monitor.rows)
 
-    checkpointer = Checkpointer(directory, t["checkpoint_every_steps"], before_save=before_save,
-                                steps_per_epoch=steps_per_epoch, writes=distribute.is_chief(t))  # fmt: skip
+    checkpointer = Checkpointer(
+        directory, settings.checkpoint.every_steps, before_save=before_save,
+        steps_per_epoch=steps_per_epoch, writes=distribute.is_chief(settings.compute),
+    )  # fmt: skip
+    epochs = settings.training.epochs
     saved_epoch = checkpointer.saved_epoch()
-    if saved_epoch is not None and saved_epoch > t["epochs"] and checkpointer.writes:
+    if saved_epoch is not None and saved_epoch > epochs and checkpointer.writes:
         aside = directory.with_name(f"{directory.name}.epoch{saved_epoch}")
         shutil.rmtree(aside, ignore_errors=True)
         directory.rename(aside)
-        print(f"checkpoint at epoch {saved_epoch} > {t['epochs']} requested: kept as {aside}")
+        print(f"checkpoint at epoch {saved_epoch} > {epochs} requested: kept as {aside}")
     return checkpointer

@@ -15,7 +15,7 @@ from pipeline.gan.sampling import sample
 
 def passed(previous: int, step: int, every: int) -> bool:
     """Whether a multiple of ``every`` lies in (previous, step]: a schedule "every N steps" that
-    holds when one call runs several steps (training.steps_per_execution). 0: never."""
+    holds when one call runs several steps (compute.steps_per_execution). 0: never."""
     return every > 0 and step // every > previous // every
 
 

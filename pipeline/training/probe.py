@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config import MonitorConfig
 from pipeline.errors import PipelineError
 from pipeline.evaluation.metrics import (
     GaussianStats,
@@ -47,11 +48,11 @@ class QualityProbe:
 
     @classmethod
     def for_training(
-        cls, training: Any, classifier: Path, test_images: np.ndarray, seed: int
+        cls, monitor: MonitorConfig, classifier: Path, test_images: np.ndarray, seed: int
     ) -> QualityProbe | None:
-        """The probe that ``training`` asks for (None when probe_every_steps is 0), scoring
+        """The probe that ``monitor`` asks for (None when probe_every_steps is 0), scoring
         against the first probe_samples test images."""
-        if not training["probe_every_steps"]:
+        if not monitor.probe_every_steps:
             return None
         from pipeline.artifacts import CLASSIFIER_SKIPPED
 
@@ -61,11 +62,11 @@ class QualityProbe:
                   f"({skipped}); the probe's FID would need Inception features, too slow to "
                   "compute every few steps on a CPU")  # fmt: skip
             return None
-        wanted = training["probe_samples"]
+        wanted = monitor.probe_samples
         if len(test_images) < wanted:
             print(
                 f"quality probe: the test split holds {len(test_images)} images, fewer than "
-                f"training.probe_samples={wanted}: the probe scores {len(test_images)}"
+                f"monitor.probe_samples={wanted}: the probe scores {len(test_images)}"
             )
         return cls.from_classifier(classifier, test_images[:wanted], seed)
 
@@ -78,10 +79,10 @@ class QualityProbe:
 
         if not path.exists():
             raise PipelineError(
-                f"the quality probe (training.probe_every_steps > 0) needs the metrics' "
+                f"the quality probe (monitor.probe_every_steps > 0) needs the metrics' "
                 f"classifier, and {path} is not there",
                 "run the classifier stage first (dvc repro classifier), "
-                "or train without the probe: training.probe_every_steps=0",
+                "or train without the probe: monitor.probe_every_steps=0",
             )
         extractor = FeatureExtractor(load_keras_model(path, "classifier"))
         extractor.check_fits(tuple(real_images.shape[1:]))  # now, not after the first steps
@@ -89,7 +90,7 @@ class QualityProbe:
             raise PipelineError(
                 f"the quality probe scores {len(real_images)} images in the classifier's "
                 f"{extractor.feature_dim} feature dimensions: FID needs more images than that",
-                f"raise training.probe_samples above {extractor.feature_dim} (and keep it at "
+                f"raise monitor.probe_samples above {extractor.feature_dim} (and keep it at "
                 f"most the number of test images)",
             )
         return cls(extractor, real_images, seed)

@@ -20,9 +20,9 @@ from tests.helpers.processes import run_command
 
 # Sizes only (a few steps, a small protocol): every choice is the default's.
 SMALL = [
-    "training.steps_per_epoch=6", "training.batch_size=8", "training.steps_per_execution=1",
-    "training.log_every_steps=3", "training.sample_every_steps=3", "training.num_samples=9",
-    "training.checkpoint_every_steps=6", "evaluation.num_generated=60",
+    "training.steps_per_epoch=6", "training.batch_size=8", "compute.steps_per_execution=1",
+    "monitor.log_every_steps=3", "monitor.sample_every_steps=3", "monitor.num_samples=9",
+    "checkpoint.every_steps=6", "evaluation.num_generated=60",
     "evaluation.batch_size=30", "evaluation.kid_subsets=5", "evaluation.kid_subset_size=10",
     "evaluation.memorisation_samples=8",
 ]  # fmt: skip

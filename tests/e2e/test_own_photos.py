@@ -19,8 +19,8 @@ from tests.helpers.processes import run_module
 SMALL = [
     # a few steps of training, a small protocol the 27 test images and 8 features allow
     "training.steps_per_epoch=6", "training.epochs=1", "training.batch_size=8",
-    "training.log_every_steps=3", "training.sample_every_steps=3", "training.num_samples=9",
-    "training.probe_every_steps=0", "training.steps_per_execution=1",
+    "monitor.log_every_steps=3", "monitor.sample_every_steps=3", "monitor.num_samples=9",
+    "monitor.probe_every_steps=0", "compute.steps_per_execution=1",
     "evaluation.classifier.epochs=1", "evaluation.classifier.feature_dim=8",
     "evaluation.num_generated=60", "evaluation.num_real=60", "evaluation.batch_size=30",
     "evaluation.kid_subsets=5", "evaluation.kid_subset_size=20",
@@ -108,7 +108,7 @@ def test_the_generator_follows_the_resolution_and_is_registered_under_the_folder
     version = client.get_model_version_by_alias("holiday-generator", "champion")
     run = client.get_run(version.run_id)
     assert run.data.params["dataset.image_size"] == "64"
-    assert run.data.params["training.ada_target"] == "0.6"
+    assert run.data.params["augment.ada_target"] == "0.6"
     assert [m.step for m in client.get_metric_history(version.run_id, "train/aug_p")] == [3, 6]
     import keras
 

@@ -66,7 +66,7 @@ def test_train_stage_records_everything_in_mlflow(tmp_path, prepared_smoke):
     assert "run the classifier stage first" in result.stderr, result.stderr
     assert not (tmp_path / "models").exists()
 
-    result = run_module(*args, "training.probe_every_steps=0")
+    result = run_module(*args, "monitor.probe_every_steps=0")
     assert result.returncode == 0, result.stderr
 
     run_id = json.loads((tmp_path / "models" / "train_run.json").read_text())["run_id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,8 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from pipeline.config import Section, validate
+from pipeline.config import validate
+from pipeline.config.schema import section_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -30,20 +33,26 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def stage_sections(stage: str) -> dict[str, Section]:
-    return dict(importlib.import_module(f"pipeline.stages.{stage}").SECTIONS)
+def stage_schema(stage: str) -> type:
+    """The typed config a stage validates (its module's SCHEMA)."""
+    return importlib.import_module(f"pipeline.stages.{stage}").SCHEMA
 
 
-def all_sections() -> dict[str, Section]:
-    """The union of every stage's sections; prepare's dataset check (the registry) wins."""
-    merged: dict[str, Section] = {}
-    for stage in (*STAGES[1:], STAGES[0]):
-        merged.update(stage_sections(stage))
-    return merged
+def stage_sections(stage: str) -> list[str]:
+    """The dotted keys of the config sections a stage reads (``evaluation.classifier``)."""
+    return section_keys(stage_schema(stage))
 
 
-def validate_all(cfg: Any) -> DictConfig:
-    return validate(cfg, all_sections())
+@functools.cache
+def all_stages_schema() -> type:
+    """One schema with the sections of every stage (the dataclasses combined)."""
+    bases = tuple(stage_schema(stage) for stage in STAGES)
+    return dataclasses.make_dataclass("AllStagesConfig", [], bases=bases)
+
+
+def validate_all(cfg: Any) -> Any:
+    """``cfg`` validated with the sections of every stage, typed."""
+    return validate(cfg, all_stages_schema())
 
 
 def output_overrides(tmp_path: Path) -> list[str]:
@@ -55,5 +64,15 @@ def output_overrides(tmp_path: Path) -> list[str]:
 
 
 def image_shape(cfg: Any) -> tuple[int, int, int]:
-    """The image shape a config's dataset prepares (its image_size and channels)."""
-    return (int(cfg.dataset.image_size), int(cfg.dataset.image_size), int(cfg.dataset.channels))
+    """The image shape a validated config's dataset prepares."""
+    from pipeline.data.specs import image_shape as shape_of
+
+    return shape_of(cfg.dataset)
+
+
+def tiny_mlp(latent_dim: int = 8) -> Any:
+    """A small dense model's settings, typed as the model catalog's schema gives them."""
+    from pipeline.models.mlp import MlpConfig
+
+    return MlpConfig(name="mlp", latent_dim=latent_dim, generator_units=[16],
+                     discriminator_units=[8], batch_norm_momentum=0.8, leaky_relu_slope=0.2)  # fmt: skip

@@ -1,4 +1,4 @@
-"""tf.distribute (issue 10, #1): the train stage under `training.strategy=mirrored` on the CPU
+"""tf.distribute (issue 10, #1): the train stage under `compute.strategy=mirrored` on the CPU
 split into 2 logical devices, and under `multi_worker` as two processes on 127.0.0.1 with
 TF_CONFIG each, against the same stage on one device. Every run is the stage's own command in
 its own process (the devices of a process are fixed when TensorFlow starts)."""
@@ -31,7 +31,7 @@ pytestmark = [
 
 # The smoke run (8 steps of 64 images), class-conditional (labels split with the images),
 # no quality probe (no classifier needed). Its mlp has BatchNorm, synchronized across replicas.
-RUN = ["experiment=smoke", "training.conditional=true", "training.probe_every_steps=0"]
+RUN = ["experiment=smoke", "training.conditional=true", "monitor.probe_every_steps=0"]
 # Weights may differ by the order of floating-point sums across replicas, amplified by training
 # (BatchNorm's statistics, Adam's normalisation of small gradients), no more. Measured after 8
 # steps, against updates of 2e-4 per step: at most 5e-7 (mirrored) and, for two workers, 4e-7
@@ -94,7 +94,7 @@ def tf_config(ports: list[int], index: int) -> dict[str, str]:
 
 def start_workers(workdir: Path, name: str, *extra: str) -> list[subprocess.Popen]:
     ports = [free_port(), free_port()]
-    command = train_command(workdir, name, "training.strategy=multi_worker", *extra)
+    command = train_command(workdir, name, "compute.strategy=multi_worker", *extra)
     return [start_command(command, tf_config(ports, index)) for index in (0, 1)]
 
 
@@ -103,7 +103,7 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(workdir, one_device):
     draw, BatchNorm over the global batch: the same generator as one device, within float
     rounding. Trained as 4 steps, then resumed from their checkpoint to 8 (the checkpoint
     holds the mirrored variables); each session one MLflow run that says how it trained."""
-    mirrored = ["training.strategy=mirrored", "training.cpu_devices=2"]
+    mirrored = ["compute.strategy=mirrored", "compute.cpu_devices=2"]
     for epochs in (1, 2):
         done = run_command(
             train_command(workdir, "mirrored", *mirrored, f"training.epochs={epochs}")
@@ -111,8 +111,8 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(workdir, one_device):
         assert done.returncode == 0, done.stderr[-3000:]
     resumed = weights(workdir / "mirrored" / "models" / "generator.keras")
     assert largest_difference(one_device, resumed) < TOLERANCE
-    [record] = runs(workdir, **{"training.strategy": "mirrored", "training.epochs": "2"})
-    assert record.info.status == "FINISHED" and record.data.params["training.cpu_devices"] == "2"
+    [record] = runs(workdir, **{"compute.strategy": "mirrored", "training.epochs": "2"})
+    assert record.info.status == "FINISHED" and record.data.params["compute.cpu_devices"] == "2"
     assert record.data.tags["resumed_from_step"] == "4"
 
 
@@ -126,7 +126,7 @@ def test_two_workers_train_one_generator_and_one_run(workdir, one_device):
     assert "worker done: 8 steps; the chief wrote the outputs" in worker_output
     together = weights(workdir / "workers" / "models" / "generator.keras")
     assert largest_difference(one_device, together) < TOLERANCE
-    [record] = runs(workdir, **{"training.strategy": "multi_worker", "training.epochs": "2"})
+    [record] = runs(workdir, **{"compute.strategy": "multi_worker", "training.epochs": "2"})
     assert record.info.status == "FINISHED" and record.data.tags["resumed_from_step"] == "4"
     assert (
         json.loads((workdir / "workers" / "models" / "train_run.json").read_text())["run_id"]
@@ -139,7 +139,7 @@ def test_killing_a_worker_fails_the_run_cleanly(workdir):
     message and exit 2 (no traceback, no hang), its MLflow run ends FAILED, and the checkpoint
     it wrote is kept."""
     chief, worker = start_workers(
-        workdir, "killed", "training.epochs=1000", "training.checkpoint_every_steps=5"
+        workdir, "killed", "training.epochs=1000", "checkpoint.every_steps=5"
     )
     deadline = time.monotonic() + 180
     while not list((workdir / "killed" / "checkpoints").glob("*/latest.weights.h5")):

@@ -29,8 +29,8 @@ pytestmark = [
 
 # A long run (it is interrupted), no quality probe (no classifier needed), a checkpoint every 5
 # steps and a log line every step, so the test sees training under way.
-LONG = ["experiment=smoke", "training.epochs=1000", "training.probe_every_steps=0",
-        "training.checkpoint_every_steps=5", "training.log_every_steps=1"]  # fmt: skip
+LONG = ["experiment=smoke", "training.epochs=1000", "monitor.probe_every_steps=0",
+        "checkpoint.every_steps=5", "monitor.log_every_steps=1"]  # fmt: skip
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk, key
         key,
         str(small_disk),
         capsys,
-        base=["experiment=smoke", "training.probe_every_steps=0"],
+        base=["experiment=smoke", "monitor.probe_every_steps=0"],
     )
     assert status == 2, err
     assert "error: no space left on the disk" in err and "Traceback" not in err
@@ -203,7 +203,7 @@ def test_a_tracking_server_down_mid_run_loses_nothing(workdir, tmp_path):
     with open(log, "w") as out:
         training = subprocess.Popen(
             [sys.executable, "-m", "pipeline.stages.train", "experiment=smoke",
-             "training.epochs=20", "training.log_every_steps=1", "training.sample_every_steps=8", "training.probe_every_steps=0",
+             "training.epochs=20", "monitor.log_every_steps=1", "monitor.sample_every_steps=8", "monitor.probe_every_steps=0",
              *outputs(workdir, "tracking.uri"), f"tracking.uri=http://127.0.0.1:{port}",
              f"hydra.run.dir={workdir / 'hydra'}"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,

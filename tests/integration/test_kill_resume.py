@@ -28,8 +28,8 @@ pytestmark = [
 # Where the kill matrix's runs are SIGKILLed (tests/helpers/kill_at.py): 3 epochs of 6 steps,
 # a checkpoint every 4 steps and at each epoch's end, a metric row every step.
 MATRIX = ["experiment=smoke", "training.epochs=3", "training.steps_per_epoch=6",
-          "training.checkpoint_every_steps=4", "training.log_every_steps=1",
-          "training.sample_every_steps=6", "training.probe_every_steps=0"]  # fmt: skip
+          "checkpoint.every_steps=4", "monitor.log_every_steps=1",
+          "monitor.sample_every_steps=6", "monitor.probe_every_steps=0"]  # fmt: skip
 KILL_POINTS = {
     "mlp": [
         ("step", 2),  # early: before the first checkpoint (the resume starts over)

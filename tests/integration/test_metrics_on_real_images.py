@@ -20,10 +20,9 @@ def fashion_features():
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.data.specs import read_local
 
-    settings = {"mirror": None, "download": False}
-    raw = FASHION_MNIST.reader(FASHION_MNIST, settings, SYSTEM_FASHION_MNIST)
+    raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
     test = normalize(raw.test[0][:2000])
     model, accuracy = train_classifier(
@@ -84,12 +83,11 @@ def class_mean_generator(train, shift: int):
 
 def test_per_class_scores_name_the_class_asked_for(fashion_features):
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.data.specs import read_local
     from pipeline.evaluation.run import per_class_scores
 
     extractor, test = fashion_features
-    raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
-                               SYSTEM_FASHION_MNIST)  # fmt: skip
+    raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
     test_labels = raw.test[1][:2000]
     names = [str(k) for k in range(10)]
@@ -116,11 +114,10 @@ def test_downstream_utility_tells_useful_generated_images_from_mislabelled_ones(
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.data.specs import read_local
     from pipeline.evaluation.utility import downstream_utility, real_subset
 
-    raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
-                               SYSTEM_FASHION_MNIST)  # fmt: skip
+    raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train = (raw.train[0][:6000], raw.train[1][:6000])
     test = (raw.test[0][:2000], raw.test[1][:2000])
     chosen = real_subset(train[1], 0.05, seed=0)

@@ -19,7 +19,7 @@ from pipeline.gan.losses import LOSSES, GanLoss
 from pipeline.gan.regularizers import REGULARIZERS, Term
 from pipeline.models import MODELS
 from pipeline.training import loop
-from pipeline.training.build import GanSettings
+from pipeline.training.settings import GanSettings
 from tests.helpers.configs import CONF, compose_config, output_overrides, stage_sections
 
 

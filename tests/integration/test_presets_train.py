@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from pipeline.training import loop
-from pipeline.training.build import GanSettings
+from pipeline.training.settings import GanSettings
 from tests.helpers.configs import compose_config, image_shape, options, validate_all
 
 SMOKE = ["training.epochs=1", "training.steps_per_epoch=2", "training.batch_size=8",
-         "training.log_every_steps=1", "training.num_samples=4"]  # fmt: skip
+         "monitor.log_every_steps=1", "monitor.num_samples=4"]  # fmt: skip
 
 
 def train_briefly(overrides: list[str]):
@@ -43,7 +43,7 @@ def train_briefly(overrides: list[str]):
             "experiment=smoke",
             "training.ema_decay=0.99",
             "training.discriminator_steps=2",
-            "training.augment=[color,translation,cutout]",
+            "augment.diffaugment=[color,translation,cutout]",
             "training.lr_schedule=linear",
         ]
     ],

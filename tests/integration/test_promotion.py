@@ -24,7 +24,7 @@ pytestmark = [
     ),
 ]
 # The default model for 300 steps, against the smoke MLP's 8
-LONGER = ["model=compact_dcgan", "training.steps_per_epoch=150", "training.epochs=2"]
+LONGER = ["model=strided_dcgan", "training.steps_per_epoch=150", "training.epochs=2"]
 
 
 @pytest.fixture(scope="module")

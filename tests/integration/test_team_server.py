@@ -73,7 +73,7 @@ def test_four_training_runs_at_once_lose_nothing(team_server, tmp_path):
                 "-m",
                 "pipeline.stages.train",
                 "experiment=smoke",
-                "training.probe_every_steps=0",
+                "monitor.probe_every_steps=0",
                 f"seed={seed}",
                 *shared,
                 *[

@@ -95,7 +95,7 @@ small_data = load("small_data")
 @pytest.mark.parametrize("setting", sorted(small_data.SETTINGS))
 def test_every_small_data_setting_composes(setting):
     cfg = small_data.config(small_data.SETTINGS[setting])
-    assert (cfg.training.ada_target > 0) == setting.startswith("ADA")
+    assert (cfg.augment.ada_target > 0) == setting.startswith("ADA")
 
 
 def test_small_data_cuts_are_balanced_and_seeded():
@@ -115,7 +115,8 @@ gpu_check = load("gpu_check")
 @pytest.mark.parametrize("mode", list(gpu_check.MODES))
 def test_every_gpu_check_run_composes_as_it_says(preset, mode):
     cfg = gpu_check.config([*gpu_check.PRESETS[preset], "hardware=gpu", *gpu_check.MODES[mode]])
-    t = cfg.training
-    assert t.precision == ("float32" if mode == "float32" else "mixed_bfloat16")
-    assert t.jit_compile == ("XLA" in mode) and not t.deterministic  # XLA really on
-    assert cfg.dataset.image_size == {"default": 28, "folder64": 64, "folder128": 128}[preset]
+    c = cfg.compute
+    assert c.precision == ("float32" if mode == "float32" else "mixed_bfloat16")
+    assert c.jit_compile == ("XLA" in mode) and not c.deterministic  # XLA really on
+    size = {"default": 28, "folder64": 64, "folder128": 128}[preset]
+    assert gpu_check.image_shape(cfg.dataset)[0] == size

@@ -7,11 +7,19 @@ import errno
 import pytest
 
 from pipeline.cli import run_guarded
+from pipeline.config import StageConfig
+from tests.helpers.configs import compose_config
+
+
+@pytest.fixture
+def smoke_cfg():
+    """The composed smoke config, as a stage's main() hands it to run_guarded."""
+    return compose_config(["experiment=smoke"])
 
 
 def ends(stage, cfg, capsys) -> tuple[int, str]:
     with pytest.raises(SystemExit) as stopped:
-        run_guarded(stage, cfg, {})
+        run_guarded(stage, cfg, StageConfig)
     return int(stopped.value.code), capsys.readouterr().err
 
 
@@ -41,4 +49,4 @@ def test_other_os_errors_are_not_taken_for_a_full_disk(smoke_cfg):
         raise OSError(errno.EIO, "Input/output error")
 
     with pytest.raises(OSError, match="Input/output"):
-        run_guarded(stage, smoke_cfg, {})
+        run_guarded(stage, smoke_cfg, StageConfig)

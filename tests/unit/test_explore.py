@@ -31,10 +31,9 @@ def test_a_walk_between_classes_starts_and_ends_at_the_classes_own_images():
     give exactly what the generator draws for the two classes at that noise."""
     from pipeline.explore import latent_walks
     from pipeline.gan.conditional import conditional_networks
+    from tests.helpers.configs import tiny_mlp
 
-    cfg = {"name": "mlp", "latent_dim": 8, "generator_units": [16], "discriminator_units": [8],
-           "batch_norm_momentum": 0.8, "leaky_relu_slope": 0.2}  # fmt: skip
-    generator, _ = conditional_networks(cfg, (28, 28, 1), 3)
+    generator, _ = conditional_networks(tiny_mlp(), (28, 28, 1), 3)
     walks, names = latent_walks(generator, [0, 1], steps=4, class_names=["a", "b", "c"])
     assert walks.shape == (6, 4, 28, 28, 1)
     assert names == ["a", "b", "c", "a -> b", "b -> c", "c -> a"]

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.configs import ROOT, STAGES
 
 PIPELINE = ROOT / "pipeline"
-LIBRARY = ["data", "models", "gan", "training", "evaluation", "io.py", "viz.py", "config.py",
+LIBRARY = ["data", "models", "gan", "training", "evaluation", "io.py", "viz.py", "config",
            "plugins.py", "artifacts.py", "errors.py"]  # fmt: skip
 MLFLOW_ALLOWED = {"tracking.py", "model_registry.py", "serving/generator_model.py"}
 

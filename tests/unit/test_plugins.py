@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pipeline.config import Choice, setting, validate
+from pipeline.config import choice, setting, validate
 from pipeline.errors import PipelineError
 from pipeline.plugins import Catalog
 from tests.helpers.configs import compose_config
@@ -42,14 +42,21 @@ def test_temporary_entry_is_removed_even_on_error():
     assert "t" not in catalog
 
 
-def test_a_choice_is_checked_against_the_entrys_schema():
-    catalog: Catalog[object] = Catalog("widget", "widget")
-    catalog.add("toy", object(), ToySettings)
+WIDGETS: Catalog[object] = Catalog("widget", "widget")
+
+
+@dataclass
+class WidgetStage:
+    widget: ToySettings = choice(WIDGETS)
+
+
+def test_a_choice_is_checked_against_the_entrys_schema_and_comes_back_typed():
     cfg = compose_config()
-    good = {**cfg, "widget": {"name": "toy", "width": 3}}
-    assert validate(good, {"widget": Choice(catalog)}).widget.width == 3
-    with pytest.raises(PipelineError, match="'widget.width': 0"):
-        validate({**cfg, "widget": {"name": "toy", "width": 0}}, {"widget": Choice(catalog)})
-    with pytest.raises(PipelineError, match="widget.colour"):
-        bad = {**cfg, "widget": {"name": "toy", "width": 3, "colour": "red"}}
-        validate(bad, {"widget": Choice(catalog)})
+    with WIDGETS.temporarily("toy", object(), ToySettings):
+        good = validate({**cfg, "widget": {"name": "toy", "width": 3}}, WidgetStage)
+        assert isinstance(good.widget, ToySettings) and good.widget.width == 3
+        with pytest.raises(PipelineError, match="'widget.width': 0"):
+            validate({**cfg, "widget": {"name": "toy", "width": 0}}, WidgetStage)
+        with pytest.raises(PipelineError, match=r"(?s)'widget.colour' is not.*name, width"):
+            bad = {**cfg, "widget": {"name": "toy", "width": 3, "colour": "red"}}
+            validate(bad, WidgetStage)

@@ -11,10 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.cli import check_overrides
-from pipeline.config import SearchConfig, TuneConfig, flatten, validate
+from pipeline.config import flatten, validate
 from pipeline.errors import PipelineError, Pruned
 from pipeline.sweeps.hydra_callback import swept_keys
-from pipeline.sweeps.optuna_search import PruningObserver, suggest
+from pipeline.sweeps.optuna_search import PruningObserver, SearchHolder, suggest
 from pipeline.sweeps.record import best_row, comparison_rows, write_table
 from pipeline.tracking.names import run_name
 from tests.helpers.configs import compose_config, options
@@ -71,13 +71,19 @@ def test_run_names_say_model_dataset_and_the_overrides_that_differ():
     assert name == "mlp fashion_mnist experiment=smoke training.generator_lr=1e-4"
 
 
-def test_a_preset_of_another_architecture_shows_both_names():
-    """dcgan_small builds the dcgan architecture: the run says both, model.name says dcgan."""
+def test_a_run_is_named_after_the_architecture_and_the_preset_chosen():
+    """Presets are named after what they build: the run names the architecture (model.name),
+    and the preset chosen is among the overrides, without looking the preset up."""
     cfg = compose_config(["model=dcgan_small"])
-    assert (
-        run_name(cfg, ["model=dcgan_small"])
-        == "dcgan_small (dcgan) fashion_mnist model=dcgan_small"
-    )
+    assert run_name(cfg, ["model=dcgan_small"]) == "dcgan fashion_mnist model=dcgan_small"
+
+
+def test_every_model_preset_is_named_after_the_architecture_it_builds():
+    """strided_dcgan, strided_dcgan_tutorial, dcgan, dcgan_small, ...: the option's name starts
+    with the architecture's (model.name), and the size or source follows."""
+    for option in options("model"):
+        built = compose_config([f"model={option}"]).model.name
+        assert option == built or option.startswith(f"{built}_"), (option, built)
 
 
 def test_a_run_from_params_yaml_is_named_after_what_differs_from_conf(monkeypatch):
@@ -85,12 +91,12 @@ def test_a_run_from_params_yaml_is_named_after_what_differs_from_conf(monkeypatc
     from conf/'s defaults, and the DVC experiment."""
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     cfg = OmegaConf.create(OmegaConf.to_container(compose_config([]), resolve=True))
-    assert run_name(cfg) == "compact_dcgan (strided_dcgan) fashion_mnist"
+    assert run_name(cfg) == "strided_dcgan fashion_mnist"
     cfg.training.generator_lr = 1e-4
     monkeypatch.setenv("DVC_EXP_NAME", "lucid-lynx")
     assert (
         run_name(cfg)
-        == "compact_dcgan (strided_dcgan) fashion_mnist training.generator_lr=0.0001 [dvc exp lucid-lynx]"
+        == "strided_dcgan fashion_mnist training.generator_lr=0.0001 [dvc exp lucid-lynx]"
     )
     smoke = OmegaConf.create(
         OmegaConf.to_container(compose_config(["experiment=smoke"]), resolve=True)
@@ -102,7 +108,7 @@ def test_a_run_from_params_yaml_is_named_after_what_differs_from_conf(monkeypatc
 @pytest.mark.parametrize("preset", options("hparams_search"))
 def test_every_search_preset_is_valid_and_names_real_keys(preset):
     cfg = compose_config([f"hparams_search={preset}"], config_name="tune")
-    search = validate(cfg, {"hparams_search": SearchConfig, "tune": TuneConfig}).hparams_search
+    search = validate(cfg, SearchHolder).hparams_search
     keys = set(flatten(cfg))
     for key, space in search.params.items():
         assert key in keys, f"{preset}: {key} is not a key of the config"
@@ -110,7 +116,7 @@ def test_every_search_preset_is_valid_and_names_real_keys(preset):
         value = suggest(trial, key, space)
         current = OmegaConf.select(cfg, key)
         assert type(value) is type(current) or isinstance(current, float), (key, value)
-    assert search.n_trials >= 4 and cfg.training.probe_every_steps > 0, "pruning needs the probe"
+    assert search.n_trials >= 4 and cfg.monitor.probe_every_steps > 0, "pruning needs the probe"
     check_overrides([f"hparams_search={preset}"], "tune")
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from pipeline.training import loop
-from pipeline.training.build import GanSettings, build_gan
+from pipeline.training.build import build_gan
 from pipeline.training.callbacks import DivergenceGuard, TimeBudget
 from pipeline.training.inputs import make_dataset
+from pipeline.training.settings import GanSettings
 from tests.helpers.configs import compose_config, output_overrides, validate_all
 
 IMAGES = np.random.default_rng(1).uniform(-1, 1, (256, 28, 28, 1)).astype("float32")
@@ -77,10 +78,10 @@ def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
     cfg = smoke_cfg.copy()
     cfg.training.ema_decay = 0.9
     cfg.training.discriminator_steps = 2
-    cfg.training.augment = ["color", "translation", "cutout"]
+    cfg.augment.diffaugment = ["color", "translation", "cutout"]
     cfg.training.lr_schedule = "cosine"
-    cfg.training.ada_target = 0.6  # p (from 0.5) moves at steps 4 and 8, by 1/16 each time
-    cfg.training.ada_speed_images = 2048
+    cfg.augment.ada_target = 0.6  # p (from 0.5) moves at steps 4 and 8, by 1/16 each time
+    cfg.augment.ada_speed_images = 2048
     cfg.training.batch_size = 32  # 256 images: 4 steps of 2 x 32
     cfg.regularizers = {"lecam": {"weight": 0.3}}
     straight = train(cfg, callbacks=[AdaFromHalf()])
@@ -119,7 +120,7 @@ def test_time_budget_stops_training(smoke_cfg):
     """benchmarks/quality.py trains presets for equal wall-clock budgets with it."""
     cfg = smoke_cfg.copy()
     cfg.training.epochs = 50
-    cfg.training.steps_per_execution = 10  # lowered to 4: never past the smoke epoch's end
+    cfg.compute.steps_per_execution = 10  # lowered to 4: never past the smoke epoch's end
     result = train(cfg, callbacks=[TimeBudget(0.0)])
     assert result.steps == result.gan.steps_per_execution == 4, "stops after the first call"
 
@@ -152,8 +153,8 @@ def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg,
     from pipeline.training.probe import QualityProbe
 
     cfg = smoke_cfg.copy()
-    cfg.training.probe_every_steps = 3
-    cfg.training.steps_per_execution = per_call
+    cfg.monitor.probe_every_steps = 3
+    cfg.compute.steps_per_execution = per_call
     recorder = Recorder()
     probe = QualityProbe(pixel_features, IMAGES[:100], seed=0)
     result = train(cfg, observers=[recorder], probe=probe)
@@ -164,12 +165,12 @@ def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg,
 
 
 def test_several_steps_per_call_train_the_same_weights_and_log_the_same_means(smoke_cfg):
-    """training.steps_per_execution changes how often Python looks in, not what is trained."""
+    """compute.steps_per_execution changes how often Python looks in, not what is trained."""
     cfg = smoke_cfg.copy()
-    cfg.training.log_every_steps = 4
+    cfg.monitor.log_every_steps = 4
     one, four = cfg.copy(), cfg.copy()
-    one.training.steps_per_execution = 1
-    four.training.steps_per_execution = 4
+    one.compute.steps_per_execution = 1
+    four.compute.steps_per_execution = 4
     a, b = train(one), train(four)
     assert (a.gan.steps_per_execution, b.gan.steps_per_execution) == (1, 4)
     assert_same_weights(a, b)
@@ -234,7 +235,7 @@ def test_divergence_stops_training_before_a_checkpoint_of_broken_weights(smoke_c
 
     bad = smoke_cfg.copy()
     bad.training.generator_lr = bad.training.discriminator_lr = 1e38
-    bad.training.checkpoint_every_steps = 1  # a checkpoint is due after every step
+    bad.checkpoint.every_steps = 1  # a checkpoint is due after every step
     with pytest.raises(PipelineError, match=r"training diverged at step \d+: \w+=nan"):
         train(bad, checkpoint_dir=tmp_path / "ckpt")
     assert not (tmp_path / "ckpt" / "latest.weights.h5").exists()
@@ -260,7 +261,7 @@ def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(smoke_cfg, tmp_
     from pipeline.errors import PipelineError
 
     cfg = smoke_cfg.copy()
-    cfg.training.checkpoint_every_steps = 3  # 4 steps an epoch: saves at 3, 4 (epoch end), ...
+    cfg.checkpoint.every_steps = 3  # 4 steps an epoch: saves at 3, 4 (epoch end), ...
     cfg.training.epochs = 1
     train(cfg, checkpoint_dir=tmp_path / "ckpt")
     latest, previous = (
@@ -297,7 +298,7 @@ def test_a_mid_epoch_resume_trains_only_the_steps_left(smoke_cfg, tmp_path):
     steps asked for (8), not the epoch's steps over again, with the uninterrupted weights."""
     straight = train(smoke_cfg)  # 2 epochs x 4 steps
     cfg = smoke_cfg.copy()
-    cfg.training.checkpoint_every_steps = 3
+    cfg.checkpoint.every_steps = 3
     with pytest.raises(RuntimeError, match="crash"):
         train(cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[Crash(7)])
     resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")

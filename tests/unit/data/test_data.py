@@ -12,7 +12,13 @@ from PIL import Image
 
 from pipeline.data import formats
 from pipeline.data.prepared import RawDataset, normalize
-from pipeline.data.readers import read_cifar10_release, read_idx_release
+from pipeline.data.readers import (
+    ImageFolderConfig,
+    ReleaseConfig,
+    read_cifar10_release,
+    read_idx_release,
+    read_image_folder,
+)
 from pipeline.data.sources import DatasetSpec, RawFile, locate_raw_files
 from pipeline.data.specs import DATASETS, load_raw
 from pipeline.data.writer import write_prepared
@@ -26,14 +32,21 @@ def spec_for(folder: Path, base_url: str = "http://127.0.0.1:9/", reader=read_id
     return DatasetSpec("testset", reader, files, base_url, tuple(str(i) for i in range(10)))
 
 
-def dataset_cfg(**overrides) -> dict:
-    return {"raw_dir": None, "mirror": None, "download": False, "image_size": 16, "channels": 3,
-            "resize": "center_crop", "pad_color": [0, 0, 0], "on_bad_file": "fail",
-            "test_fraction": 0.2, **overrides}  # fmt: skip
+def dataset_cfg(reader=read_idx_release, **overrides):
+    """The typed settings ``reader`` takes (its source's schema), as conf/ would give them."""
+    common = {"name": "testset", "raw_dir": None, "limit": None, "title": None}
+    if reader is read_image_folder:
+        return ImageFolderConfig(**{**common, "image_size": 16, "channels": 3,
+                                    "resize": "center_crop", "pad_color": [0, 0, 0],
+                                    "on_bad_file": "fail", "test_fraction": 0.2, "split_seed": 0,
+                                    **overrides})  # fmt: skip
+    return ReleaseConfig(**{**common, "mirror": None, "download": False, **overrides})
 
 
 def read(spec: DatasetSpec, folder: Path, seed: int = 0, **overrides) -> RawDataset:
-    return spec.reader(spec, dataset_cfg(**overrides), folder, seed)
+    if spec.reader is read_image_folder:
+        overrides["split_seed"] = seed
+    return spec.reader(spec, dataset_cfg(spec.reader, **overrides), folder)
 
 
 def decoded(split) -> np.ndarray:
@@ -281,7 +294,7 @@ def test_load_raw_dispatches_to_the_specs_reader(tmp_path):
     """A dataset is a spec naming its reader: registering one makes load_raw read it."""
     folder = write_mnist_like(tmp_path / "raw" / "testset")
     with DATASETS.temporarily("testset", spec_for(folder)):
-        raw = load_raw({**dataset_cfg(), "name": "testset"}, tmp_path / "raw", seed=0)
+        raw = load_raw(dataset_cfg(), tmp_path / "raw")
     assert raw.name == "testset" and raw.train[0].shape == (40, 28, 28, 1)
     assert "testset" not in DATASETS
 

@@ -275,7 +275,7 @@ def test_a_skipped_file_leaves_a_loadable_file_of_the_rows_written(tmp_path):
 def test_bad_files_of_both_splits_are_named_in_one_error(tmp_path):
     """Prepare decodes the train split, then the test split: a bad file in each is named in one
     error, after both were tried, and nothing is written."""
-    from pipeline.data.readers import read_image_folder
+    from pipeline.data.readers import ImageFolderConfig, read_image_folder
     from pipeline.data.specs import DATASETS
     from pipeline.data.writer import write_prepared
 
@@ -284,9 +284,10 @@ def test_bad_files_of_both_splits_are_named_in_one_error(tmp_path):
         Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "raw" / f"{i}.png")
     for name in ("bad1.png", "bad2.jpg", "bad3.webp", "bad4.png"):
         (tmp_path / "raw" / name).write_bytes(b"broken " + name.encode())
-    cfg = {"image_size": 8, "channels": 3, "resize": "center_crop", "pad_color": [0, 0, 0],
-           "on_bad_file": "fail", "test_fraction": 0.5}  # fmt: skip
-    raw = read_image_folder(DATASETS.get("image_folder"), cfg, tmp_path / "raw", seed=0)
+    cfg = ImageFolderConfig(name="image_folder", raw_dir=None, limit=None, title=None,
+                            image_size=8, channels=3, resize="center_crop", pad_color=[0, 0, 0],
+                            on_bad_file="fail", test_fraction=0.5, split_seed=0)  # fmt: skip
+    raw = read_image_folder(DATASETS.get("image_folder"), cfg, tmp_path / "raw")
     splits = [raw.train[0].files, raw.test[0].files]
     assert all(any(p.name.startswith("bad") for p in files) for files in splits), "both splits"
     with pytest.raises(PipelineError, match="4 of 14 files") as refused:

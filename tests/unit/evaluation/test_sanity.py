@@ -17,10 +17,9 @@ def fashion_split(n_train: int, n_test: int):
     """Real Fashion-MNIST: (train images, labels), (test images, labels), uint8."""
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    from pipeline.data.specs import FASHION_MNIST
+    from pipeline.data.specs import read_local
 
-    raw = FASHION_MNIST.reader(FASHION_MNIST, {"mirror": None, "download": False},
-                               SYSTEM_FASHION_MNIST)  # fmt: skip
+    raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     return (raw.train[0][:n_train], raw.train[1][:n_train]), (
         raw.test[0][:n_test],
         raw.test[1][:n_test],

@@ -4,6 +4,8 @@ cannot be computed says why instead of a bare null."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,10 +15,13 @@ from pipeline.evaluation.classifier import FeatureExtractor, build_classifier
 from pipeline.evaluation.run import evaluate_generator, per_class_scores
 from pipeline.evaluation.spaces import FeatureSpace
 from pipeline.evaluation.spaces.classifier import ClassifierSpace
+from tests.helpers.configs import compose_config, validate_all
 
-SETTINGS = {"num_generated": 40, "num_real": 10_000, "batch_size": 20, "kid_subsets": 2,
-            "kid_subset_size": 10, "memorisation_samples": 5, "seed": 0,
-            "features": "classifier", "real_split": "test"}  # fmt: skip
+SETTINGS = dataclasses.replace(
+    validate_all(compose_config()).evaluation, num_generated=40, num_real=10_000, batch_size=20,
+    kid_subsets=2, kid_subset_size=10, memorisation_samples=5, seed=0, features="classifier",
+    real_split="test",
+)  # fmt: skip
 META = {"dataset": "image_folder", "checksum": "abc", "class_names": ["a", "b"]}
 
 
@@ -120,10 +125,12 @@ def test_the_quality_probe_says_when_it_scores_fewer_test_images(tmp_path, capsy
     path = tmp_path / "model.keras"
     extractor().extractor.classifier.save(path)
     test = np.random.default_rng(2).integers(0, 256, (30, 8, 8, 1), dtype=np.uint8)
-    training = {"probe_every_steps": 10, "probe_samples": 100}
-    probe = QualityProbe.for_training(training, path, test, seed=0)
+    monitor = dataclasses.replace(
+        validate_all(compose_config()).monitor, probe_every_steps=10, probe_samples=100
+    )
+    probe = QualityProbe.for_training(monitor, path, test, seed=0)
     assert probe is not None and len(probe.real_images) == 30
-    assert "holds 30 images, fewer than training.probe_samples=100" in capsys.readouterr().out
+    assert "holds 30 images, fewer than monitor.probe_samples=100" in capsys.readouterr().out
 
 
 def test_the_classifier_space_refuses_data_of_one_class(tmp_path):

@@ -55,11 +55,11 @@ def test_augments_each_image_with_probability_p():
     np.testing.assert_array_equal(same, ada.augment(images, tf.constant(0.5), SEED).numpy())
 
 
-def test_settings_come_from_the_training_section_and_0_is_off():
+def test_settings_come_from_the_augment_section_and_0_is_off():
     cfg = validate_all(compose_config([]))
-    assert Ada.from_training(cfg.training) is None
-    cfg = validate_all(compose_config(["training.ada_target=0.6"]))
-    ada = Ada.from_training(cfg.training)
+    assert Ada.from_settings(cfg.augment) is None
+    cfg = validate_all(compose_config(["augment.ada_target=0.6"]))
+    ada = Ada.from_settings(cfg.augment)
     assert ada == Ada(0.6, 500_000, ("flip", "translation", "color", "cutout"))
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.training.build import GanSettings, build_gan, seed_everything
+from pipeline.training.build import build_gan, seed_everything
+from pipeline.training.settings import GanSettings
 from tests.helpers.configs import compose_config, options, validate_all
 
 REAL = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
@@ -91,7 +92,7 @@ def test_recalibrated_batch_norm_statistics_fit_the_averaged_weights():
     activations, so its inference output matches its batch-statistics output."""
     from pipeline.gan.recalibrate import recalibrate_batch_norm
 
-    gan = gan_for(["model=compact_dcgan", "training.ema_decay=0.9"])
+    gan = gan_for(["model=strided_dcgan", "training.ema_decay=0.9"])
     for _ in range(3):
         gan.train_step(REAL)
     noise = np.random.default_rng(5).standard_normal((512, gan.latent_dim)).astype("float32")
@@ -123,7 +124,7 @@ def test_critic_steps_update_the_discriminator_n_times_per_generator_step():
 
 @pytest.mark.parametrize("names", [["color"], ["translation", "cutout"]])
 def test_diff_augment_trains_both_networks(names):
-    assert_every_kernel_learns(gan_for([f"training.augment=[{','.join(names)}]"]))
+    assert_every_kernel_learns(gan_for([f"augment.diffaugment=[{','.join(names)}]"]))
 
 
 def test_lecam_anchors_track_the_discriminator_outputs():
@@ -152,7 +153,7 @@ def test_learning_rate_schedules_decay_to_zero(schedule):
 def test_mixed_precision_trains_with_float32_weights_images_and_logits(precision):
     import keras
 
-    gan = gan_for(["model=compact_dcgan", f"training.precision={precision}"])
+    gan = gan_for(["model=strided_dcgan", f"compute.precision={precision}"])
     assert keras.config.dtype_policy().name == "float32", "the global policy is put back"
     g_before = [w.numpy().copy() for w in kernels(gan.generator)]
     logs = gan.train_step(REAL)
@@ -281,7 +282,7 @@ def test_no_two_draws_share_a_seed_across_consecutive_steps():
     augmentations, WGAN-GP's mixing, mode seeking's pairs) has a seed of its own: the defect
     was the generator's augmentation at step s reusing the real images' of step s + 1."""
     gan = gan_for(["training.conditional=true", "training.discriminator_steps=3",
-                   "training.augment=[color,translation]", "regularizers=[gp,mode_seeking]"],
+                   "augment.diffaugment=[color,translation]", "regularizers=[gp,mode_seeking]"],
                   num_classes=10)  # fmt: skip
     gan.streams = recorder = RecordingStreams(gan.streams)
     batch = (np.concatenate([REAL] * 3), np.concatenate([LABELS] * 3))
@@ -309,7 +310,7 @@ def test_a_term_named_like_a_tracked_value_is_refused():
     the loss's): GAN.compile refuses both, naming the clash."""
     from pipeline.gan.regularizers import REGULARIZERS
 
-    gan = gan_for(["training.ada_target=0.6"])
+    gan = gan_for(["augment.ada_target=0.6"])
     r1 = REGULARIZERS.get("r1")
     for name in ("aug_p", "d_loss"):
         with pytest.raises(

@@ -68,7 +68,7 @@ def test_default_model_follows_the_resolution(size, generator, discriminator):
     """The default changes only with dataset.image_size: one stride-2 layer per doubling, the
     channels halving as the grid grows (capped at max_width), D the mirror image; at 28 it is
     the compact DCGAN of before ([128, 64] and [64, 128], 7x7 seed)."""
-    cfg = validate_all(compose_config(["model=compact_dcgan"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan"]))
     channels = 1 if size == 28 else 3
     g, d = build_networks(cfg.model, (size, size, channels))
     seed = g.get_layer(index=3).output.shape  # Dense, BN, LeakyReLU, Reshape
@@ -97,21 +97,21 @@ def test_resnet_follows_the_resolution_and_keeps_its_28px_shape():
 
 
 def test_strided_dcgan_wants_one_way_to_size_its_layers():
-    cfg = validate_all(compose_config(["model=compact_dcgan", "model.generator_filters=[64,32]"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan", "model.generator_filters=[64,32]"]))
     with pytest.raises(PipelineError, match="either model.width") as e:
         build_networks(cfg.model, (28, 28, 1))
     assert "null the lists" in e.value.fix
-    cfg = validate_all(compose_config(["model=compact_dcgan", "model.max_width=null"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan", "model.max_width=null"]))
     with pytest.raises(PipelineError, match="max_width=None"):
         build_networks(cfg.model, (28, 28, 1))
-    cfg = validate_all(compose_config(["model=compact_dcgan"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan"]))
     with pytest.raises(PipelineError, match="square"):
         build_networks(cfg.model, (28, 32, 1))
 
 
 def test_tf_tutorial_preset_is_the_tutorials_dcgan():
     """TensorFlow's MNIST DCGAN tutorial: 2,330,944 generator and 212,865 discriminator weights."""
-    cfg = validate_all(compose_config(["model=tf_tutorial_dcgan"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan_tutorial"]))
     g, d = build_networks(cfg.model, (28, 28, 1))
     assert (g.count_params(), d.count_params()) == (2_330_944, 212_865)
     transposed = [layer for layer in g.layers if layer.__class__.__name__ == "Conv2DTranspose"]
@@ -122,11 +122,12 @@ def test_tf_tutorial_preset_is_the_tutorials_dcgan():
 
 
 @pytest.mark.parametrize(
-    ("model", "normalized"), [("compact_dcgan", 3), ("dcgan_small", 5), ("resnet_dcgan", 9)]
+    ("model", "normalized"), [("strided_dcgan", 3), ("dcgan_small", 5), ("resnet_dcgan", 9)]
 )
 def test_spectral_norm_keeps_the_top_singular_value_near_1(model, normalized):
     from pipeline.gan.recalibrate import all_layers
-    from pipeline.training.build import GanSettings, build_gan, seed_everything
+    from pipeline.training.build import build_gan, seed_everything
+    from pipeline.training.settings import GanSettings
 
     cfg = validate_all(compose_config(["experiment=smoke", f"model={model}",
                                        "model.spectral_norm=true", "loss=hinge"]))  # fmt: skip
@@ -160,7 +161,7 @@ def test_minibatch_stddev_channel_measures_the_batchs_variety():
     expected = varied.std(axis=0).mean()
     assert np.asarray(layer(varied))[..., -1] == pytest.approx(expected, rel=1e-4)
 
-    cfg = validate_all(compose_config(["model=compact_dcgan", "model.minibatch_std=true"]))
+    cfg = validate_all(compose_config(["model=strided_dcgan", "model.minibatch_std=true"]))
     _, d = build_networks(cfg.model, (28, 28, 1))
     assert any(layer.__class__.__name__ == "MinibatchStddev" for layer in d.layers)
     assert np.asarray(d(varied.repeat(10, 1).repeat(10, 2)[:, :28, :28, :1])).shape == (4, 1)

@@ -1,31 +1,37 @@
 """The checkpoint fingerprint is an allow-list: only what changes the weights restarts training,
-and what does is marked in the schema (`pipeline.config.TrainingConfig`)."""
+and what does is marked in the schemas of a run's sections (`pipeline.config.training`)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from omegaconf import OmegaConf
 
-from pipeline.config import TrainingConfig
+from pipeline.config import (
+    AugmentConfig,
+    CheckpointConfig,
+    ComputeConfig,
+    MonitorConfig,
+    TrainingConfig,
+    settings_of,
+)
 from pipeline.training.checkpoints import checkpoint_fingerprint
+from pipeline.training.settings import GanSettings
 from tests.helpers.configs import compose_config, validate_all
 
 META = {"checksum": "abc", "shape": [28, 28, 1], "counts": {"train": 512}, "limit": 512}
+SECTIONS = {"training": TrainingConfig, "augment": AugmentConfig, "compute": ComputeConfig,
+            "checkpoint": CheckpointConfig, "monitor": MonitorConfig}  # fmt: skip
 
 
 def fingerprint(overrides: list[str], meta: dict = META) -> str:
-    cfg = OmegaConf.to_container(validate_all(compose_config(overrides)))
-    return checkpoint_fingerprint(
-        seed=cfg["seed"], data_meta=meta, model=cfg["model"], loss=cfg["loss"],
-        regularizers=cfg["regularizers"], training=cfg["training"],
-    )  # fmt: skip
+    settings = GanSettings.from_config(validate_all(compose_config(overrides)))
+    return checkpoint_fingerprint(settings.seed, meta, settings.weight_sections())
 
 
-def other_value(name: str, value):
-    """A valid value of training.<name> other than ``value``, from its schema."""
-    rules = {f.name: f.metadata for f in dataclasses.fields(TrainingConfig)}[name]
+def other_value(section: str, name: str, value):
+    """A valid value of <section>.<name> other than ``value``, from its schema."""
+    rules = {f.name: f.metadata for f in dataclasses.fields(SECTIONS[section])}[name]
     if "choices" in rules:
         return next(c for c in rules["choices"] if c != value)
     if isinstance(value, bool):
@@ -38,18 +44,21 @@ def other_value(name: str, value):
 
 
 def marked(weights: bool) -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainingConfig) if f.metadata["weights"] is weights]
+    return [f"{section}.{f.name}" for section, schema in SECTIONS.items()
+            for f in dataclasses.fields(schema) if f.metadata["weights"] is weights]  # fmt: skip
 
 
-def test_every_training_field_says_whether_it_changes_the_weights():
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_field_of_a_run_says_whether_it_changes_the_weights(section):
     """A new field must be marked weights=True, False or a function of the section."""
-    unmarked = [f.name for f in dataclasses.fields(TrainingConfig) if "weights" not in f.metadata]
-    assert unmarked == []
+    fields = dataclasses.fields(SECTIONS[section])
+    assert [f.name for f in fields if "weights" not in f.metadata] == []
 
 
-def override(name: str) -> str:
-    base = validate_all(compose_config([])).training
-    value = other_value(name, OmegaConf.to_container(base)[name])
+def override(key: str) -> str:
+    section, name = key.split(".")
+    base = settings_of(getattr(validate_all(compose_config([])), section))
+    value = other_value(section, name, base[name])
     shown = (
         "[" + ",".join(value) + "]"
         if isinstance(value, list)
@@ -57,17 +66,17 @@ def override(name: str) -> str:
         if isinstance(value, bool)
         else value
     )
-    return f"training.{name}={shown}"
+    return f"{key}={shown}"
 
 
-@pytest.mark.parametrize("name", marked(True))
-def test_training_fields_marked_as_changing_the_weights_start_over(name):
-    assert fingerprint([override(name)]) != fingerprint([])
+@pytest.mark.parametrize("key", marked(True))
+def test_fields_marked_as_changing_the_weights_start_over(key):
+    assert fingerprint([override(key)]) != fingerprint([])
 
 
-@pytest.mark.parametrize("name", marked(False))
-def test_training_fields_marked_as_not_changing_the_weights_keep_the_checkpoint(name):
-    assert fingerprint([override(name)]) == fingerprint([])
+@pytest.mark.parametrize("key", marked(False))
+def test_fields_marked_as_not_changing_the_weights_keep_the_checkpoint(key):
+    assert fingerprint([override(key)]) == fingerprint([])
 
 
 @pytest.mark.parametrize(
@@ -105,12 +114,12 @@ def test_the_model_loss_and_terms_change_the_weights(override):
 
 def test_adaptive_augmentation_settings_count_only_while_it_is_on():
     """ADA's speed and augmentations are marked with a function: they shape the weights only
-    when training.ada_target turns it on."""
-    on = ["training.ada_target=0.6"]
-    assert fingerprint(["training.ada_speed_images=1000"]) == fingerprint([])
-    assert fingerprint(["training.ada_augment=[flip]"]) == fingerprint([])
-    assert fingerprint([*on, "training.ada_speed_images=1000"]) != fingerprint(on)
-    assert fingerprint([*on, "training.ada_augment=[flip]"]) != fingerprint(on)
+    when augment.ada_target turns it on."""
+    on = ["augment.ada_target=0.6"]
+    assert fingerprint(["augment.ada_speed_images=1000"]) == fingerprint([])
+    assert fingerprint(["augment.ada_augment=[flip]"]) == fingerprint([])
+    assert fingerprint([*on, "augment.ada_speed_images=1000"]) != fingerprint(on)
+    assert fingerprint([*on, "augment.ada_augment=[flip]"]) != fingerprint(on)
 
 
 def test_other_data_starts_over():

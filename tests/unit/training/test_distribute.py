@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from pipeline.config import ComputeConfig
 from pipeline.errors import PipelineError
 from pipeline.training import distribute
 
 pytestmark = pytest.mark.distributed
 
-MULTI = {"strategy": "multi_worker", "cpu_devices": 1, "intra_op_threads": 0, "inter_op_threads": 0}
+MULTI = ComputeConfig(precision="float32", jit_compile=False, deterministic=True,
+                      strategy="multi_worker", cpu_devices=1, intra_op_threads=0,
+                      inter_op_threads=0, steps_per_execution=1)  # fmt: skip
 CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
 
 
@@ -48,10 +52,10 @@ def test_a_tf_config_that_does_not_name_this_process_is_refused(monkeypatch, tex
 def test_only_the_chief_writes(monkeypatch, cluster, task, chief):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
     assert distribute.is_chief(MULTI) is chief
-    assert distribute.is_chief({"strategy": "mirrored"}) is True
+    assert distribute.is_chief(dataclasses.replace(MULTI, strategy="mirrored")) is True
 
 
 def test_the_global_batch_must_split_evenly_across_replicas():
-    distribute.check_batch({"batch_size": 64}, 2)
+    distribute.check_batch(64, 2)
     with pytest.raises(PipelineError, match="does not split across 3 replicas"):
-        distribute.check_batch({"batch_size": 64}, 3)
+        distribute.check_batch(64, 3)

@@ -1,5 +1,5 @@
 """Schedules that hold when one call into TensorFlow runs several train steps
-(training.steps_per_execution)."""
+(compute.steps_per_execution)."""
 
 from __future__ import annotations
 
