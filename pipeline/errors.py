@@ -9,7 +9,7 @@ class PipelineError(Exception):
 
     exit_status = 2
 
-    def __init__(self, problem: str, fix: str | None = None):
+    def __init__(self, problem: str, fix: str | None = None) -> None:
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
@@ -19,7 +19,7 @@ class Interrupted(PipelineError):
     """A stop asked for by a signal (SIGTERM, Ctrl-C): the work so far is saved; exit status
     128 + the signal's number, as a shell reports a process the signal ended."""
 
-    def __init__(self, problem: str, fix: str | None, signal_number: int):
+    def __init__(self, problem: str, fix: str | None, signal_number: int) -> None:
         super().__init__(problem, fix)
         self.signal_number = signal_number
         self.exit_status = 128 + signal_number
@@ -29,6 +29,6 @@ class Pruned(Exception):
     """A search's pruner stopped a trial whose intermediate score (the quality probe's FID at
     ``step``) is hopeless next to the other trials'. Not an error: the search goes on."""
 
-    def __init__(self, step: int, score: float):
+    def __init__(self, step: int, score: float) -> None:
         super().__init__(f"pruned at step {step} (intermediate score {score:.3f})")
         self.step, self.score = step, score

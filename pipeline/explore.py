@@ -37,7 +37,7 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     if omega < 1e-6:
         return ((1 - t) * a64 + t * b64).astype("float32")
     walk = (np.sin((1 - t) * omega) * a64 + np.sin(t * omega) * b64) / np.sin(omega)
-    return walk.astype("float32")
+    return np.asarray(walk, dtype="float32")
 
 
 def latent_walks(
@@ -80,7 +80,7 @@ def by_label_embedding(generator: Any) -> Any:
     return keras.Model([generator.inputs[0], embedding], generator.output)
 
 
-def save_gif(frames: Sequence[np.ndarray], path, milliseconds: int = 120) -> None:
+def save_gif(frames: Sequence[np.ndarray], path: Any, milliseconds: int = 120) -> None:
     """Frames (uint8 pictures of one size) as an animated GIF that loops."""
     from PIL import Image
 

@@ -363,7 +363,7 @@ def significant(
     return CHALLENGER, f"does not beat {champion} beyond noise: {'; '.join(said)}", comparison
 
 
-def _by_class(features: Mapping[str, np.ndarray], key: str, names: list[str]) -> dict:
+def _by_class(features: Mapping[str, np.ndarray], key: str, names: list[str]) -> dict[str, Any]:
     labels = features[f"{key}_labels"]
     return {name: features[key][labels == k] for k, name in enumerate(names)}
 

@@ -44,7 +44,7 @@ class Entry(Generic[T]):
 class Catalog(Generic[T]):
     """A table of named plug-ins of one kind, selected by the config group ``group``."""
 
-    def __init__(self, kind: str, group: str):
+    def __init__(self, kind: str, group: str) -> None:
         self.kind = kind  # "model", "loss", ... (for messages)
         self.group = group
         self._entries: dict[str, Entry[T]] = {}

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """[-1, 1] floats -> [0, 255] uint8."""
-    return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(
-        np.uint8
-    )
+    scaled = np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5)
+    return np.asarray(np.clip(scaled, 0, 255), dtype=np.uint8)
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
@@ -85,7 +85,7 @@ def sample_sheet(
     return labelled_sheet(rows, [""] * len(rows), title)
 
 
-def save_png(array: np.ndarray, path) -> None:
+def save_png(array: np.ndarray, path: Any) -> None:
     from PIL import Image
 
     from pipeline.io import atomic_path
@@ -94,7 +94,7 @@ def save_png(array: np.ndarray, path) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
-def subplots(*args, **kwargs):
+def subplots(*args: Any, **kwargs: Any) -> Any:
     """matplotlib's ``plt.subplots`` on the file-only Agg backend (no display needed)."""
     import matplotlib
 
@@ -104,14 +104,14 @@ def subplots(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def save_figure(figure, path) -> None:
+def save_figure(figure: Any, path: Any) -> None:
     from pipeline.io import atomic_path
 
     with atomic_path(path) as tmp:
         figure.savefig(tmp)
 
 
-def training_curves_figure(rows: Sequence[dict[str, float]]):
+def training_curves_figure(rows: Sequence[dict[str, float]]) -> Any:
     """Losses (and regularizer terms) and discriminator accuracies against the step: one
     figure with two panels, whatever columns the train step logged."""
     import matplotlib
@@ -135,7 +135,7 @@ def training_curves_figure(rows: Sequence[dict[str, float]]):
     return fig
 
 
-def write_images(images: np.ndarray, output, fmt: str) -> None:
+def write_images(images: np.ndarray, output: Any, fmt: str) -> None:
     """images (NHWC float32 in [-1, 1]) as a PNG grid, an .npz (uint8 and float) or a folder of
     PNGs, written whole or not at all."""
     from pipeline.io import atomic_dir, atomic_path

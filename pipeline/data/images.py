@@ -220,7 +220,9 @@ def find_images(root: Path) -> tuple[list[Path], list[str], list[Path]]:
     return files, class_of, others
 
 
-def decode(path: Path, size: int, channels: int, resize: str, background: tuple) -> Decoded:
+def decode(
+    path: Path, size: int, channels: int, resize: str, background: tuple[Any, ...]
+) -> Decoded:
     """One file to ``size`` x ``size`` x ``channels`` uint8 pixels (or the reason it cannot)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -240,7 +242,7 @@ def decode(path: Path, size: int, channels: int, resize: str, background: tuple)
     return result
 
 
-def _as_rgb(img: Any, background: tuple) -> Any:
+def _as_rgb(img: Any, background: tuple[Any, ...]) -> Any:
     """8-bit RGB, transparent pixels composited onto ``background``."""
     from PIL import Image
 
@@ -258,7 +260,7 @@ def _as_rgb(img: Any, background: tuple) -> Any:
     return img.convert("RGB")
 
 
-def _square(img: Any, size: int, resize: str, background: tuple) -> Any:
+def _square(img: Any, size: int, resize: str, background: tuple[Any, ...]) -> Any:
     from PIL import Image
 
     bicubic = Image.Resampling.BICUBIC

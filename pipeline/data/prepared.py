@@ -47,16 +47,16 @@ def normalize(images: Any) -> np.ndarray:
 
 @dataclass
 class PreparedData:
-    meta: dict
+    meta: dict[str, Any]
     directory: Path
 
     def images(self, split: str) -> np.ndarray:
         """uint8 NHWC, memory-mapped: read as used, never all at once (``normalize`` maps
         them to [-1, 1])."""
-        return np.load(self.directory / f"{split}_images.npy", mmap_mode="r")
+        return np.asarray(np.load(self.directory / f"{split}_images.npy", mmap_mode="r"))
 
     def labels(self, split: str) -> np.ndarray:
-        return np.load(self.directory / f"{split}_labels.npy")
+        return np.asarray(np.load(self.directory / f"{split}_labels.npy"))
 
 
 def load_prepared(

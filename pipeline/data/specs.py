@@ -37,7 +37,8 @@ def load_raw(settings: DatasetConfig, raw_root: str | Path) -> RawDataset:
     ``settings.raw_dir`` (default ``<raw_root>/<name>``)."""
     spec = DATASETS.get(settings.name)
     raw_dir = Path(settings.raw_dir or Path(raw_root) / spec.name)
-    return spec.reader(spec, settings, raw_dir)
+    raw: RawDataset = spec.reader(spec, settings, raw_dir)
+    return raw
 
 
 def read_local(name: str, raw_dir: str | Path) -> RawDataset:
@@ -46,7 +47,8 @@ def read_local(name: str, raw_dir: str | Path) -> RawDataset:
     spec = DATASETS.get(name)
     settings = ReleaseConfig(name=name, raw_dir=str(raw_dir), limit=None, title=None,
                              mirror=None, download=False)  # fmt: skip
-    return spec.reader(spec, settings, Path(raw_dir))
+    raw: RawDataset = spec.reader(spec, settings, Path(raw_dir))
+    return raw
 
 
 def image_shape(settings: DatasetConfig) -> tuple[int, int, int]:

@@ -42,7 +42,7 @@ def write_prepared(
     limit: int | None = None,
     title: str | None = None,
     settings: DatasetConfig | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Write the train/test arrays (uint8) and meta.json; replaces ``out_dir`` only when
     complete. An image folder's splits (``FolderSplit``) are decoded as they are written, a
     chunk at a time, so the folder never sits in memory whole. ``settings``: the dataset section,
@@ -104,7 +104,7 @@ class RowWriter:
     ``expected`` number of rows: memory holds one row. When fewer arrive (unreadable files
     skipped), ``close`` rewrites the file with the true count, copying the rows in chunks."""
 
-    def __init__(self, path: Path, row_shape: tuple[int, ...], expected: int):
+    def __init__(self, path: Path, row_shape: tuple[int, ...], expected: int) -> None:
         self.path, self.row_shape, self.expected, self.count = path, row_shape, expected, 0
         self.file = open(path, "wb")  # noqa: SIM115 (closed by close())
         self._header(self.file, expected)

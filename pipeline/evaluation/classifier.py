@@ -83,7 +83,7 @@ class FeatureExtractor:
     classifier: keras.Model
     batch_size: int = 1000
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._both = keras.Model(
             self.classifier.input,
             [self.classifier.get_layer(FEATURE_LAYER).output, self.classifier.output],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -55,7 +56,7 @@ class Difference:
             f"{self.high:+.3f}] ({verdict})"
         )
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         return {**asdict(self), "better": self.better, "worse": self.worse}
 
 
@@ -181,7 +182,7 @@ def compare_classes(
 
 
 def _difference(
-    metric: str, ours: float, theirs: float, values, confidence: float, higher: bool = False
+    metric: str, ours: float, theirs: float, values: Any, confidence: float, higher: bool = False
 ) -> Difference:
     tail = (1 - confidence) / 2
     low, high = np.quantile(values, [tail, 1 - tail])

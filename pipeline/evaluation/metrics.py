@@ -46,7 +46,8 @@ def gaussian_stats(features: np.ndarray) -> GaussianStats:
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     """Square root of a symmetric positive semi-definite matrix through its eigendecomposition."""
     eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ eigenvectors.T
+    root: np.ndarray = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ eigenvectors.T
+    return root
 
 
 def trace_sqrt_product(a: GaussianStats, b: GaussianStats) -> float:
@@ -107,7 +108,7 @@ def kernel_distance(
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * (a @ b.T)
-    return np.maximum(d, 0)
+    return np.asarray(np.maximum(d, 0))
 
 
 def knn_radii(x: np.ndarray, k: int, chunk: int = 1000) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -81,7 +82,7 @@ def score(
     kid_subsets: int,
     kid_subset_size: int,
     seed: int,
-) -> dict:
+) -> dict[str, Any]:
     """FID, KID, precision/recall/density/coverage; with class probabilities (a space that
     predicts the data's classes) also the classifier score and class coverage."""
     fid = m.frechet_distance(m.gaussian_stats(fake_features), real.stats)

@@ -248,13 +248,19 @@ def per_class_scores(
 
 
 def _floor(
-    other_images, space, real, num_classes, num_generated: int, kid: tuple, cache_file: Path
-) -> dict:
+    other_images: Any,
+    space: Any,
+    real: Any,
+    num_classes: Any,
+    num_generated: int,
+    kid: tuple[Any, ...],
+    cache_file: Path,
+) -> dict[str, Any]:
     """What real images of the other split score against the same reference: the best a
     generator can expect. It depends only on the protocol and the seed, so it is computed
     once."""
     if cache_file.is_file():
-        return read_json(cache_file)
+        return dict(read_json(cache_file))
     seed = kid[2]
     chosen = np.random.default_rng(seed).permutation(len(other_images))[:num_generated]
     features, probs = space(other_images[np.sort(chosen)])
@@ -263,7 +269,7 @@ def _floor(
     return floor
 
 
-def write_class_histogram(path: Path, class_names, counts, floor_counts) -> None:
+def write_class_histogram(path: Path, class_names: Any, counts: Any, floor_counts: Any) -> None:
     """Images per predicted class, generated and real (the floor's); no rows when the feature
     space predicts no classes."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
@@ -290,7 +296,9 @@ def save_sample_pictures(
     save_png(nearest_pairs_picture(evaluation.fake, evaluation.memo, train_images), nearest)
 
 
-def nearest_pairs_picture(fake, memo: report.Memorisation, train, pairs: int = 8) -> np.ndarray:
+def nearest_pairs_picture(
+    fake: Any, memo: report.Memorisation, train: Any, pairs: int = 8
+) -> np.ndarray:
     """Top row: the generated images closest to a training image; bottom row: that image."""
     closest = np.argsort(memo.fake_distances)[:pairs]
     top = fake[: len(memo.fake_distances)][closest]

@@ -44,7 +44,7 @@ def degrade(images: np.ndarray, kind: str, level: float, seed: int = 0) -> np.nd
         return np.stack([_jpeg(image, int(level)) for image in images])
     else:
         raise ValueError(f"unknown degradation {kind!r}")
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(np.rint(x), 0, 255), dtype=np.uint8)
 
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -66,7 +66,7 @@ def drop_modes(
     classes = np.unique(labels)
     kept = classes[: max(1, round(len(classes) * (1 - share)))]
     pool = np.flatnonzero(np.isin(labels, kept))
-    return images[np.random.default_rng(seed).choice(pool, n, replace=len(pool) < n)]
+    return np.asarray(images[np.random.default_rng(seed).choice(pool, n, replace=len(pool) < n)])
 
 
 @dataclass(frozen=True)

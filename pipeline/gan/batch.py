@@ -40,7 +40,7 @@ class Batch:
         step: Tensor = 0,
         seed: Callable[[str], Tensor] | None = None,
         discriminate_real: Callable[[], Tensor] | None = None,
-    ):
+    ) -> None:
         self.phase = phase  # DISCRIMINATOR or GENERATOR: whose update this batch serves
         self._real_logits = real_logits  # D(real images): (batch, 1)
         self.fake_logits = fake_logits  # D(fake images): (batch, 1)

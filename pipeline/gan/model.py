@@ -54,7 +54,7 @@ class GAN(keras.Model):
         ada: adaptive.Ada | None = None,
         num_classes: int = 0,
         **kwargs: Any,
-    ):
+    ) -> None:
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -165,12 +165,12 @@ class GAN(keras.Model):
         """What every step reports, in order: the columns of the training history."""
         return [m.name for m in self.metrics]
 
-    def call(self, noise, training=False):
+    def call(self, noise: Any, training: bool = False) -> Any:
         return self.generator(noise, training=training)
 
     # --- the step -------------------------------------------------------------------------------
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> Any:
         real_images, labels = data if isinstance(data, tuple) else (data, None)
         real_images = tf.convert_to_tensor(real_images)
         if not self.num_classes:
@@ -202,7 +202,7 @@ class GAN(keras.Model):
             logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
         return logs
 
-    def _discriminator_phase(self, real_images, labels, phase: int):
+    def _discriminator_phase(self, real_images: Any, labels: Any, phase: int) -> Any:
         """One discriminator update: the loss plus the discriminator's terms."""
         size = ops.shape(real_images)[0]
         fake_labels = self._fake_labels(size, phase)
@@ -220,7 +220,7 @@ class GAN(keras.Model):
         self._update_states(DISCRIMINATOR, batch)
         return batch, loss, terms
 
-    def _generator_phase(self, real_images, labels, phase: int):
+    def _generator_phase(self, real_images: Any, labels: Any, phase: int) -> Any:
         """One generator update: DiffAugment (when on) is differentiable, so its gradient
         reaches G; D's logits on real images are computed only if the loss or a term reads
         them (relativistic losses)."""
@@ -233,7 +233,7 @@ class GAN(keras.Model):
             batch.fake_images = self._augmented(batch.generated, "augment_fake", phase)
             batch.fake_logits = self._discriminate(batch.fake_images, fake_labels)
 
-            def discriminate_real():
+            def discriminate_real() -> Any:
                 batch.real_images = self._augmented(real_images, "augment_real", phase)
                 return self._discriminate(batch.real_images, labels)
 
@@ -250,27 +250,27 @@ class GAN(keras.Model):
 
     # --- the step's parts -----------------------------------------------------------------------
 
-    def _batch(self, phase_name: str, phase: int, labels, fake_labels) -> Batch:
+    def _batch(self, phase_name: str, phase: int, labels: Any, fake_labels: Any) -> Batch:
         step = tf.cast(self.g_optimizer.iterations, tf.int64)
         own_replica = replica()[0]
 
-        def seed(purpose: str):
+        def seed(purpose: str) -> Any:
             return self._seed(purpose, phase, own_replica)
 
         discriminator = self.discriminator
         if labels is not None:  # the penalties see D at the real images' labels
 
-            def discriminator(images, training=True):
+            def discriminator(images: Any, training: bool = True) -> Any:
                 return self.discriminator([images, labels], training=training)
 
         return Batch(phase_name, labels=labels, fake_labels=fake_labels,
                      discriminator=discriminator, step=step, seed=seed)  # fmt: skip
 
-    def _seed(self, purpose: str, phase: int, own_replica: Any = 0):
+    def _seed(self, purpose: str, phase: int, own_replica: Any = 0) -> Any:
         step = tf.cast(self.g_optimizer.iterations, tf.int64)
         return self.streams.seed_for(purpose, step, phase, own_replica)
 
-    def _noise(self, batch_size, phase: int):
+    def _noise(self, batch_size: Any, phase: int) -> Any:
         """Noise that is a pure function of (seed, step, phase): a run resumed from a checkpoint
         (which restores the step counter) draws exactly what an uninterrupted run would. One
         draw for the global batch, sliced per replica."""
@@ -280,7 +280,7 @@ class GAN(keras.Model):
             batch_size,
         )
 
-    def _fake_labels(self, batch_size, phase: int, paired: bool = False):
+    def _fake_labels(self, batch_size: Any, phase: int, paired: bool = False) -> Any:
         """Uniform class labels for the fakes (None: unconditional); ``paired``: the second half
         repeats the first (pairs (i, half + i) share their label)."""
         if not self.num_classes:
@@ -300,7 +300,7 @@ class GAN(keras.Model):
     def _paired(self) -> bool:
         return any(t.paired for t, _ in self.terms.values() if t.network == GENERATOR)
 
-    def _augmented(self, images, purpose: str, phase: int):
+    def _augmented(self, images: Any, purpose: str, phase: int) -> Any:
         if not self.augment_names and self.ada is None:
             return images
         seed = self._seed(purpose, phase, replica()[0])
@@ -310,7 +310,7 @@ class GAN(keras.Model):
             images = self.ada.augment(images, self.ada_state[adaptive.P], seed)
         return images
 
-    def _update_ada(self, real_logits) -> None:
+    def _update_ada(self, real_logits: Any) -> None:
         """ADA's p after this step (from the last discriminator update's real logits); logged
         like every tracked value, as its mean over each logging interval."""
         assert self.ada is not None and self.ada_state is not None
@@ -319,12 +319,12 @@ class GAN(keras.Model):
         for name, index in zip(ADA_TRACKED, (adaptive.P, adaptive.LAST_RT), strict=True):
             self.trackers[name].update_state(state[index])
 
-    def _generate(self, noise, labels, training=True):
+    def _generate(self, noise: Any, labels: Any, training: bool = True) -> Any:
         if labels is None:
             return self.generator(noise, training=training)
         return self.generator([noise, labels], training=training)
 
-    def _discriminate(self, images, labels):
+    def _discriminate(self, images: Any, labels: Any) -> Any:
         if labels is None:
             return self.discriminator(images, training=True)
         return self.discriminator([images, labels], training=True)
@@ -344,7 +344,9 @@ class GAN(keras.Model):
                 state = self.term_states[name]
                 state.assign(t.update(batch, state))
 
-    def _apply(self, optimizer: keras.Optimizer, tape: tf.GradientTape, loss, network: keras.Model):
+    def _apply(
+        self, optimizer: keras.Optimizer, tape: tf.GradientTape, loss: Any, network: keras.Model
+    ) -> None:
         variables = network.trainable_variables
         grads = tape.gradient(loss, variables)
         if self.jit_compile:  # XLA cannot compile Adam's sparse update of the label embeddings
@@ -371,7 +373,7 @@ class GAN(keras.Model):
             average.assign(weight)
 
 
-def _dense(grad, variable):
+def _dense(grad: Any, variable: Any) -> Any:
     """A sparse gradient (an embedding's rows) as a dense one of the variable's static shape,
     which XLA can compile; a dense one as it is."""
     if not isinstance(grad, tf.IndexedSlices):
@@ -379,5 +381,5 @@ def _dense(grad, variable):
     return tf.math.unsorted_segment_sum(grad.values, grad.indices, variable.shape[0])
 
 
-def _total(loss, terms: Mapping[str, Any]):
+def _total(loss: Any, terms: Mapping[str, Any]) -> Any:
     return loss + ops.sum(ops.stack(list(terms.values()))) if terms else loss

@@ -155,7 +155,7 @@ class ModeSeekingConfig:
     weight: float = setting(ge=0)  # 1.0 in the MSGAN paper
 
 
-def mode_seeking_ratio(images_a: Tensor, images_b: Tensor, noise_a: Tensor, noise_b: Tensor):
+def mode_seeking_ratio(images_a: Tensor, images_b: Tensor, noise_a: Tensor, noise_b: Tensor) -> Any:
     """MSGAN's term (Mao et al. 2019): 1 / (ratio + eps), where ratio = mean |G(z_a, c) -
     G(z_b, c)| / mean |z_a - z_b| over pairs that share their label c. A generator that ignores
     its noise (mode collapse within a class) makes it large."""

@@ -18,7 +18,7 @@ def replica() -> tuple[Any, int]:
     return context.replica_id_in_sync_group, context.num_replicas_in_sync
 
 
-def per_replica(loss):
+def per_replica(loss: Any) -> Any:
     """A replica's share of a loss averaged over its part of the global batch: the optimizers
     sum the replicas' gradients, so each is divided by the number of replicas and the sum is
     the gradient of the global batch's average."""
@@ -26,7 +26,7 @@ def per_replica(loss):
     return loss if replicas == 1 else loss / replicas
 
 
-def replica_slice(draw, batch_size):
+def replica_slice(draw: Any, batch_size: Any) -> Any:
     """This replica's ``batch_size`` rows of ``draw(rows)``, one draw for the global batch: a
     run split over replicas sees the noise and labels that one device would."""
     index, replicas = replica()

@@ -29,7 +29,9 @@ REPLICA_BITS = 16  # replicas per purpose: up to 65,536
 PURPOSE_BITS = 8  # purposes: up to 256
 
 
-def stream_key(seed: int, purpose: str, step: Any, phase: int, phases: int, replica: Any = 0):
+def stream_key(
+    seed: int, purpose: str, step: Any, phase: int, phases: int, replica: Any = 0
+) -> Any:
     """The seed pair (first, second) of one draw; plain ints in, plain ints out (and int64
     tensors in, tensors out: ``Streams.seed`` uses it so)."""
     if purpose not in PURPOSES:
@@ -43,7 +45,7 @@ def stream_key(seed: int, purpose: str, step: Any, phase: int, phases: int, repl
 class Streams:
     """The seeds of one run: ``phases`` draws' slots a step (discriminator updates + 1)."""
 
-    def __init__(self, seed: int, phases: int):
+    def __init__(self, seed: int, phases: int) -> None:
         self.seed = int(seed)
         self.phases = int(phases)
 

@@ -109,13 +109,13 @@ def _minibatch_stddev_class() -> type:
 
     @keras.saving.register_keras_serializable(package="pipeline")
     class MinibatchStddev(keras.layers.Layer):
-        def call(self, features):
+        def call(self, features: Any) -> Any:
             std = ops.sqrt(ops.var(ops.cast(features, "float32"), axis=0) + 1e-8)
             stat = ops.cast(ops.mean(std), features.dtype)
             extra = ops.ones_like(features[..., :1]) * stat
             return ops.concatenate([features, extra], axis=-1)
 
-        def compute_output_shape(self, input_shape):
+        def compute_output_shape(self, input_shape: Any) -> Any:
             return (*input_shape[:-1], input_shape[-1] + 1)
 
     return MinibatchStddev

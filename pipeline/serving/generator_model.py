@@ -15,6 +15,8 @@ refuses a label.
 
 from __future__ import annotations
 
+from typing import Any
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -28,7 +30,7 @@ def _bad_request(message: str) -> MlflowException:
 
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):
-    def load_context(self, context):
+    def load_context(self, context: Any) -> None:
         import keras
 
         self.generator = keras.models.load_model(context.artifacts["generator"], compile=False)
@@ -46,7 +48,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     # The input's type hint: a DataFrame is what the model takes, and MLflow then neither infers
     # a schema from it nor warns that a type hint is missing (the signature is logged as given).
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         rows = model_input.to_dict(orient="records")
         if not rows:
             raise _bad_request("send at least one row with num_images and seed")
@@ -59,7 +61,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             )
         return np.concatenate([self._generate(*request) for request in requests])
 
-    def _checked(self, row) -> tuple[int, int, int | None, float]:
+    def _checked(self, row: Any) -> tuple[int, int, int | None, float]:
         num_images = _integer(row.get("num_images"), "num_images", 1, self.max_images)
         seed = _integer(row.get("seed"), "seed", 0, 2**63 - 1)
         truncation = _truncation(row.get("truncation"))
@@ -70,7 +72,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             raise _bad_request("this generator is unconditional: leave out 'label'")
         return num_images, seed, self._label(label), truncation
 
-    def _label(self, value) -> int:
+    def _label(self, value: Any) -> int:
         """A class number, or a class name (or a number written as text, as a command line
         gives it); a 400 that lists the classes otherwise."""
         if isinstance(value, str):
@@ -103,12 +105,12 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return np.asarray(images, dtype=np.float32)
 
 
-def _missing(value) -> bool:
+def _missing(value: Any) -> bool:
     """Left out: absent, JSON null, or the NaN a DataFrame fills a missing cell with."""
     return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
 
 
-def _truncation(value) -> float:
+def _truncation(value: Any) -> float:
     if _missing(value):
         return 1.0
     number = float(value) if isinstance(value, int | float | np.number) else None
@@ -117,7 +119,7 @@ def _truncation(value) -> float:
     return number
 
 
-def _integer(value, name: str, low: int, high: int, what: str = "an integer") -> int:
+def _integer(value: Any, name: str, low: int, high: int, what: str = "an integer") -> int:
     """``value`` as an int in [low, high], or a 400 naming the value: 1.5, "3", 1e30 and a
     missing value are refused, never truncated or wrapped around."""
     whole = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)

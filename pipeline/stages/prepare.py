@@ -4,6 +4,7 @@ read them scale them to [-1, 1])."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
@@ -20,7 +21,7 @@ class PrepareConfig(StageConfig):
     dataset: DatasetConfig = choice(DATASETS)  # the source's own schema (pipeline.data.specs)
 
 
-def prepare(cfg: PrepareConfig) -> dict:
+def prepare(cfg: PrepareConfig) -> dict[str, Any]:
     out = Artifacts.from_paths(cfg.paths)
     check_writable(out.folders("prepared", "metrics"))
     raw = load_raw(cfg.dataset, cfg.paths.raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from mlflow.tracking import MlflowClient
 
@@ -66,7 +67,11 @@ def register(cfg: RegisterConfig) -> str:
 
 
 def card_inputs(
-    client: MlflowClient, out: Artifacts, run_id: str, evaluation: dict, decision: Decision
+    client: MlflowClient,
+    out: Artifacts,
+    run_id: str,
+    evaluation: dict[str, Any],
+    decision: Decision,
 ) -> model_card.CardInputs:
     """What the model card is written from: the stages' outputs, the training run's record and
     the decision."""
@@ -93,7 +98,7 @@ def card_inputs(
     )
 
 
-def check_scores_fit(evaluation: dict, out: Artifacts) -> None:
+def check_scores_fit(evaluation: dict[str, Any], out: Artifacts) -> None:
     """Refuse to register a generator under scores that are not its own, or are not numbers."""
     scored = evaluation.get("generator_sha256")
     actual = sha256_file(artifacts.require(out.generator, "train"))

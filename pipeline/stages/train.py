@@ -57,7 +57,7 @@ def train(
         f"trained {cfg.model.name} for {result.steps} steps in {result.seconds:.0f}s "
         f"({summary['images_per_s']:.0f} images/s); MLflow run {run.info.run_id}"
     )
-    return run.info.run_id
+    return str(run.info.run_id)
 
 
 SCHEMA = TrainConfig

@@ -61,7 +61,7 @@ def suggest(trial: Any, key: str, spec: Mapping[str, Any]) -> Any:
 class PruningObserver:
     """Reports the quality probe's FID to the trial; stops a hopeless one (raises Pruned)."""
 
-    def __init__(self, trial: Any, enabled: bool):
+    def __init__(self, trial: Any, enabled: bool) -> None:
         self.trial, self.enabled = trial, enabled
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:

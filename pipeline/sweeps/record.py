@@ -108,7 +108,9 @@ def _command() -> list[str]:
     return [module.name if module else sys.argv[0], *sys.argv[1:]]
 
 
-def comparison_rows(runs: Sequence[Any], swept: Sequence[str], objective: str) -> list[dict]:
+def comparison_rows(
+    runs: Sequence[Any], swept: Sequence[str], objective: str
+) -> list[dict[str, Any]]:
     """One row per child run: its swept values, scores, protocol and status, best first."""
     rows = []
     for run in runs:
@@ -129,7 +131,7 @@ def comparison_rows(runs: Sequence[Any], swept: Sequence[str], objective: str) -
     return rows
 
 
-def best_row(rows: Sequence[dict], objective: str) -> dict | None:
+def best_row(rows: Sequence[dict[str, Any]], objective: str) -> dict[str, Any] | None:
     """The lowest ``objective`` among finished runs under the evaluation protocol that most of
     them share: scores under different protocols do not compare."""
     scored = [r for r in rows if r["status"] == "FINISHED" and math.isfinite(r[objective])]
@@ -139,7 +141,9 @@ def best_row(rows: Sequence[dict], objective: str) -> dict | None:
     return min((r for r in scored if r["protocol"] == protocol), key=lambda r: r[objective])
 
 
-def write_table(rows: Sequence[dict], csv_path: Path, md_path: Path, objective: str) -> None:
+def write_table(
+    rows: Sequence[dict[str, Any]], csv_path: Path, md_path: Path, objective: str
+) -> None:
     columns = list(rows[0]) if rows else ["run_name", "run_id", "status", objective]
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
@@ -157,7 +161,11 @@ def write_table(rows: Sequence[dict], csv_path: Path, md_path: Path, objective: 
 
 
 def save_objective_plot(
-    rows: Sequence[dict], swept: Sequence[str], objective: str, best: dict | None, path: Path
+    rows: Sequence[dict[str, Any]],
+    swept: Sequence[str],
+    objective: str,
+    best: dict[str, Any] | None,
+    path: Path,
 ) -> None:
     """The objective against each swept parameter (numbers on a log axis when they span a
     decade or more; anything else as categories); the best run is marked."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -39,6 +40,6 @@ def _default_config() -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
-        return compose("config")
+        return cast(DictConfig, compose("config"))
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config")
+        return cast(DictConfig, compose("config"))

@@ -20,7 +20,7 @@ class MlflowObserver:
     sent waits in memory and goes out in order once the server answers again (asked at most
     every ``retry_s`` seconds); ``flush`` waits for it at the end of training."""
 
-    def __init__(self, retry_s: float = 5.0, class_names: list[str] | None = None):
+    def __init__(self, retry_s: float = 5.0, class_names: list[str] | None = None) -> None:
         self.uri = mlflow.get_tracking_uri()
         self.class_names = class_names  # a conditional generator's: one row per class
         self.retry_s = retry_s

@@ -25,7 +25,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     The error names the step and the values; the last good checkpoint stays the one to resume
     from."""
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> Any:
         bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(float(v))}
         if bad:
             raise self._diverged(", ".join(f"{k}={v}" for k, v in sorted(bad.items())))
@@ -53,20 +53,20 @@ class GracefulStop(keras.callbacks.Callback):
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self, save: Callable[[], None] | None):
+    def __init__(self, save: Callable[[], None] | None) -> None:
         super().__init__()
         self.save = save
         self.requested: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Any = None) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
         for number in self.SIGNALS:
             if signal.getsignal(number) is not signal.SIG_IGN:  # ignored (nohup &): left so
                 self._previous[number] = signal.signal(number, self._handle)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Any = None) -> None:
         self.restore_handlers()
 
     def restore_handlers(self) -> None:
@@ -74,14 +74,14 @@ class GracefulStop(keras.callbacks.Callback):
             signal.signal(number, handler)
         self._previous.clear()
 
-    def _handle(self, number, frame):
+    def _handle(self, number: Any, frame: Any) -> Any:
         if self.requested is not None:  # the second signal: stop now
             self.restore_handlers()
             raise KeyboardInterrupt
         self.requested = number
         print(f"\n{signal.Signals(number).name}: stopping after this step (again: at once)")
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> Any:
         if self.requested is None:
             return
         self.restore_handlers()
@@ -107,7 +107,7 @@ class DiscriminatorWins(keras.callbacks.Callback):
     NAME = "discriminator_wins"
     WATCHED = ("d_acc_real", "d_acc_fake", "g_loss")
 
-    def __init__(self, steps: int, observers: Sequence[TrainingObserver]):
+    def __init__(self, steps: int, observers: Sequence[TrainingObserver]) -> None:
         super().__init__()
         self.steps, self.observers = steps, observers
         self.since: tuple[int, float] | None = None  # (step, G's loss) where the streak began
@@ -115,11 +115,11 @@ class DiscriminatorWins(keras.callbacks.Callback):
         self._running: dict[str, float] = {}
         self._batches = 0  # the epoch's batches at the last call
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: Any, logs: Any = None) -> None:
         self._running = dict.fromkeys(self.WATCHED, 0.0)
         self._batches = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> None:
         if self.warned or not self.steps or not set(self.WATCHED) <= set(logs or {}):
             return
         now = {k: interval_mean(float(logs[k]), batch + 1, self._running[k], self._batches)
@@ -150,11 +150,11 @@ class StepLimit(keras.callbacks.Callback):
     epoch part-way (Keras restarts the epoch's count), so without this it would train the
     steps of that part twice over."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int) -> None:
         super().__init__()
         self.total = total
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> None:
         if int(self.model.g_optimizer.iterations.numpy()) >= self.total:
             self.model.stop_training = True
 
@@ -163,13 +163,13 @@ class TimeBudget(keras.callbacks.Callback):
     """Stops training once ``seconds`` have passed (checked after every call into TensorFlow:
     one step, or compute.steps_per_execution steps)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Any = None) -> None:
         self._start = time.perf_counter()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> None:
         if time.perf_counter() - self._start >= self.seconds:
             self.model.stop_training = True

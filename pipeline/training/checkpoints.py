@@ -76,7 +76,7 @@ class Checkpointer(keras.callbacks.Callback):
         before_save: Callable[[], None] | None = None,
         steps_per_epoch: int | None = None,
         writes: bool = True,
-    ):
+    ) -> None:
         super().__init__()
         self.directory = Path(directory)
         self.every_steps = every_steps
@@ -113,11 +113,11 @@ class Checkpointer(keras.callbacks.Callback):
             )
         return 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> None:
         if passed(self._last_step, self._step(), self.every_steps):
             self.save()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: Any, logs: Any = None) -> None:
         self.save()
 
     def _step(self) -> int:

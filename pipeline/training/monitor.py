@@ -55,13 +55,13 @@ class TrainingMonitor(keras.callbacks.Callback):
     rows: list[dict[str, float]] = field(default_factory=list)
     probe_rows: list[dict[str, float]] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__init__()
 
     def step(self) -> int:
         return int(self.model.g_optimizer.iterations.numpy())
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Any = None) -> None:
         self.rows[:] = self.earlier
         self.probe_rows.clear()
         for row in self.earlier:
@@ -73,11 +73,11 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.start_step == 0:
             self._emit_samples(0)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: Any, logs: Any = None) -> None:
         self._prev_batch, self._prev_means = 0, dict.fromkeys(self.model.metric_names, 0.0)
         self._batches = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: Any, logs: Any = None) -> None:
         self._batches = batch + 1
         step = self.step()  # this call may have run several steps (steps_per_execution)
         previous, self._last_step = self._last_step, step
@@ -88,13 +88,13 @@ class TrainingMonitor(keras.callbacks.Callback):
         if passed(previous, step, self.probe_every):
             self._run_probe(step)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: Any, logs: Any = None) -> None:
         # Flush the epoch's last partial interval so that every step is counted once (an epoch
         # cut short by a step limit or a time budget included).
         if self._batches > self._prev_batch:
             self._log_interval(self._batches, logs, self.step())
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Any = None) -> None:
         self._emit_samples(self.step())
 
     def final_probe(self) -> None:
@@ -115,7 +115,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
         self._clock += time.perf_counter() - start
 
-    def _log_interval(self, batches_done: int, logs, step: int) -> None:
+    def _log_interval(self, batches_done: int, logs: Any, step: int) -> None:
         n_new = batches_done - self._prev_batch
         if n_new <= 0 or not logs:
             return

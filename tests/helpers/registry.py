@@ -4,6 +4,7 @@ fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -59,7 +60,7 @@ def trained(tmp_path: Path, smoke_cfg, generator_file, fid: float, protocol: str
     folder = tmp_path / name
     (folder / "models").mkdir(parents=True)
     shutil.copy(generator_file, folder / "models" / "generator.keras")
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.tracking.uri = mlflow.get_tracking_uri()
     tracking.configure(cfg.tracking)
     with mlflow.start_run(run_name=name) as run:

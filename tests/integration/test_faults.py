@@ -93,11 +93,11 @@ def run_train_stage(
     """The train stage as its command runs it (validation, the stage, exit status and
     message), in this process: (exit status, stderr)."""
     from pipeline.cli import run_guarded
-    from pipeline.stages.train import SECTIONS, train
+    from pipeline.stages.train import SCHEMA, train
 
     cfg = compose_config([*base, *outputs(workdir, key), f"{key}={value}"])
     with pytest.raises(SystemExit) as stopped:
-        run_guarded(train, cfg, SECTIONS)
+        run_guarded(train, cfg, SCHEMA)
     return int(stopped.value.code), capsys.readouterr().err
 
 
@@ -236,8 +236,10 @@ def test_a_tracking_server_down_mid_run_loses_nothing(workdir, tmp_path):
 LOGGER = """
 import sys
 import mlflow
+from pipeline.config import TrackingConfig
 from pipeline.tracking import runs as tracking
-tracking.configure({"uri": sys.argv[1], "experiment_name": "race"})
+tracking.configure(TrackingConfig(uri=sys.argv[1], experiment_name="race", run_name=None,
+                                  wait_for_server_s=0))
 with mlflow.start_run(run_name=sys.argv[2]):
     for step in range(50):
         mlflow.log_metric("loss", 1.0 / (step + 1), step=step)

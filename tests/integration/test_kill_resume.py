@@ -54,7 +54,7 @@ def test_sigkill_anywhere_then_resume_ends_bit_identical(tmp_path, model, capsys
     killed. The killed MLflow run is closed KILLED and named by the new one, whose metric
     history has every step once; an earlier generator file outlives the kill."""
     from pipeline.cli import run_guarded
-    from pipeline.stages.train import SECTIONS, train
+    from pipeline.stages.train import SCHEMA, train
 
     prepared = tmp_path / "prepared"
     prepare(validate_all(compose_config(["experiment=smoke", f"paths.prepared={prepared}",
@@ -65,7 +65,7 @@ def test_sigkill_anywhere_then_resume_ends_bit_identical(tmp_path, model, capsys
         return [*MATRIX, f"model={model}", *paths, f"paths.prepared={prepared}"]
 
     def train_here(workdir: Path) -> None:
-        run_guarded(train, compose_config(overrides(workdir)), SECTIONS)
+        run_guarded(train, compose_config(overrides(workdir)), SCHEMA)
 
     points = KILL_POINTS[model]
     killed = []

@@ -3,6 +3,7 @@ loaded by name, and register's errors."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import sys
@@ -20,7 +21,7 @@ from pipeline.data.specs import FASHION_MNIST
 from pipeline.errors import PipelineError
 from pipeline.model_registry import version_of_run
 from pipeline.stages.register import register
-from tests.helpers.configs import ROOT
+from tests.helpers.configs import ROOT, compose_config
 from tests.helpers.processes import run_module
 from tests.helpers.registry import MODEL_NAME, champion_version, trained
 
@@ -228,7 +229,7 @@ def test_exploring_a_conditional_champion(tmp_path, store, smoke_cfg, conditiona
 
 @pytest.mark.faults
 def test_register_before_evaluate_is_a_clear_error(tmp_path, store, smoke_cfg):
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.paths.models, cfg.paths.metrics = str(tmp_path / "m"), str(tmp_path / "x")
     params = tmp_path / "params.yaml"
     OmegaConf.save(cfg, params)
@@ -307,14 +308,13 @@ def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg,
 def test_generate_from_a_registry_name_that_does_not_exist(tmp_path, store, smoke_cfg, capsys):
     """Issue 9, #4: a clear error naming the model URI, exit status 2, nothing written."""
     from pipeline.cli import run_guarded
-    from pipeline.stages.generate import SECTIONS, generate
+    from pipeline.stages.generate import SCHEMA, generate
 
-    cfg = smoke_cfg.copy()
-    cfg.tracking.uri = store
-    cfg.registry.model_name = "no-such-generator"
-    cfg.generate.output = str(tmp_path / "out.png")
+    cfg = compose_config(["experiment=smoke", f"tracking.uri={store}",
+                          "registry.model_name=no-such-generator",
+                          f"generate.output={tmp_path / 'out.png'}"])  # fmt: skip
     with pytest.raises(SystemExit) as stopped:
-        run_guarded(generate, cfg, SECTIONS)
+        run_guarded(generate, cfg, SCHEMA)
     err = capsys.readouterr().err
     assert stopped.value.code == 2
     assert "error: cannot load the model models:/no-such-generator@champion" in err

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from pipeline.config import setting, validate
+from pipeline.config import DatasetConfig, LossConfig, ModelConfig, setting, validate
 from pipeline.data.prepared import RawDataset, load_prepared
 from pipeline.data.sources import DatasetSpec
 from pipeline.data.specs import DATASETS, load_raw
@@ -20,13 +20,24 @@ from pipeline.gan.regularizers import REGULARIZERS, Term
 from pipeline.models import MODELS
 from pipeline.training import loop
 from pipeline.training.settings import GanSettings
-from tests.helpers.configs import CONF, compose_config, output_overrides, stage_sections
+from tests.helpers.configs import CONF, compose_config, output_overrides, stage_schema
 
 
 # --- a dataset: one spec naming a reader -------------------------------------------------------
-def read_stripes(spec, dataset_cfg, raw_dir, seed):
-    rng = np.random.default_rng(seed)
-    images = (rng.integers(0, 2, (96, 1, 1, 1)) * 255 * np.ones((1, 8, 8, 1))).astype(np.uint8)
+@dataclass
+class StripesConfig(DatasetConfig):
+    """The source's own keys besides those of every dataset."""
+
+    size: int = setting(ge=2)
+    seed: int = setting(ge=0)
+
+
+def read_stripes(spec, settings: StripesConfig, raw_dir):
+    rng = np.random.default_rng(settings.seed)
+    size = settings.size
+    images = (rng.integers(0, 2, (96, 1, 1, 1)) * 255 * np.ones((1, size, size, 1))).astype(
+        np.uint8
+    )
     labels = images[:, 0, 0, 0] // 255
     return RawDataset(spec.name, (images[:64], labels[:64]), (images[64:], labels[64:]),
                       ["dark", "light"], {"stripes": "generated"})  # fmt: skip
@@ -34,8 +45,7 @@ def read_stripes(spec, dataset_cfg, raw_dir, seed):
 
 # --- a loss: two functions ----------------------------------------------------------------------
 @dataclass
-class ToyLossConfig:
-    name: str = setting()
+class ToyLossConfig(LossConfig):
     scale: float = setting(gt=0)
 
 
@@ -67,30 +77,27 @@ def logit_penalty(batch, weight):
 
 # --- a model: one builder -----------------------------------------------------------------------
 @dataclass
-class TinyConfig:
-    name: str = setting()
-    latent_dim: int = setting(ge=1)
+class TinyConfig(ModelConfig):
     units: int = setting(ge=1)
 
 
-def build_tiny(cfg, image_shape):
+def build_tiny(cfg: TinyConfig, image_shape):
     import math
 
     import keras
     from keras import layers
 
-    g = keras.Sequential([keras.Input((cfg["latent_dim"],)), layers.Dense(cfg["units"]),
+    g = keras.Sequential([keras.Input((cfg.latent_dim,)), layers.Dense(cfg.units),
                           layers.Dense(math.prod(image_shape), activation="tanh"),
                           layers.Reshape(image_shape)], name="generator")  # fmt: skip
-    d = keras.Sequential([keras.Input(image_shape), layers.Flatten(), layers.Dense(cfg["units"]),
+    d = keras.Sequential([keras.Input(image_shape), layers.Flatten(), layers.Dense(cfg.units),
                           layers.Dense(1)], name="discriminator")  # fmt: skip
     return g, d
 
 
 YAML = {
-    "dataset/stripes.yaml": "name: stripes\nraw_dir: null\nmirror: null\ndownload: false\n"
-    "limit: null\nimage_size: 8\nchannels: 1\ntitle: null\nresize: center_crop\n"
-    "pad_color: [0, 0, 0]\non_bad_file: fail\ntest_fraction: 0.1\nsplit_seed: 0\n",
+    "dataset/stripes.yaml": "name: stripes\nraw_dir: null\nlimit: null\ntitle: null\nsize: 8\n"
+    "seed: 0\n",
     "loss/toy.yaml": "name: toy\nscale: 2.0\n",
     "regularizers/logit_penalty.yaml": "logit_penalty:\n  weight: 0.001\n",
     "model/tiny.yaml": "name: tiny\nlatent_dim: 4\nunits: 16\n",
@@ -100,7 +107,7 @@ YAML = {
 @pytest.fixture
 def toy_entries():
     with (
-        DATASETS.temporarily("stripes", DatasetSpec("stripes", read_stripes)),
+        DATASETS.temporarily("stripes", DatasetSpec("stripes", read_stripes), StripesConfig),
         LOSSES.temporarily("toy", GanLoss(toy_d, toy_g), ToyLossConfig),
         REGULARIZERS.temporarily("logit_penalty", Term(logit_penalty), LogitPenaltyConfig),
         MODELS.temporarily("tiny", build_tiny, TinyConfig),
@@ -120,13 +127,14 @@ def test_toy_entry_of_each_kind(tmp_path, toy_entries):
         conf_dir=conf,
     )  # fmt: skip
 
-    prepare_cfg = validate(cfg, stage_sections("prepare"))
-    raw = load_raw(prepare_cfg.dataset, prepare_cfg.paths.raw, prepare_cfg.seed)
+    prepare_cfg = validate(cfg, stage_schema("prepare"))
+    assert isinstance(prepare_cfg.dataset, StripesConfig) and prepare_cfg.dataset.size == 8
+    raw = load_raw(prepare_cfg.dataset, prepare_cfg.paths.raw)
     write_prepared(raw, tmp_path / "prepared")
     data = load_prepared(tmp_path / "prepared", expected_dataset="stripes")
     assert data.images("train").shape == (64, 8, 8, 1)
 
-    t = validate(cfg, stage_sections("train"))
+    t = validate(cfg, stage_schema("train"))
     result = loop.train(data.images("train"), GanSettings.from_config(t))
     assert result.gan.generator.input_shape[-1] == 4, "the tiny model was built"
     assert result.steps == 8

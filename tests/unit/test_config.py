@@ -279,3 +279,98 @@ def test_good_overrides_and_hydras_own_flags_pass():
     check_overrides(["model=mlp", "training.epochs=2", "experiment=smoke"])
     check_overrides(["-m", "model=mlp,dcgan", "hydra/launcher=basic"])
     check_overrides(["--cfg", "job", "model=whatever"])  # left to Hydra
+
+
+# --- typed all the way: sections by concern, renamed keys, keys of another source ------------
+
+
+def test_a_stage_gets_its_sections_typed():
+    """validate returns the stage's schema filled in: dataclasses, the plug-in sections as
+    their entry's schema, so mypy checks every use of a setting."""
+    from pipeline.data.readers import ImageFolderConfig, ReleaseConfig
+    from pipeline.models.strided_dcgan import StridedDcganConfig
+
+    cfg = validate(compose_config(), stage_schema("train"))
+    assert isinstance(cfg, stage_schema("train"))
+    assert isinstance(cfg.training, config.TrainingConfig)
+    assert isinstance(cfg.compute, config.ComputeConfig) and cfg.compute.deterministic is True
+    assert isinstance(cfg.model, StridedDcganConfig) and cfg.model.width == 64
+    assert isinstance(cfg.dataset, ReleaseConfig)
+    folder = validate(compose_config(["dataset=image_folder"]), stage_schema("prepare"))
+    assert isinstance(folder.dataset, ImageFolderConfig) and folder.dataset.image_size == 32
+
+
+@pytest.mark.parametrize("old, new", list(config.renamed.KEYS.items()))
+@pytest.mark.faults
+def test_a_key_moved_out_of_training_is_refused_with_its_new_name(old, new, capsys):
+    """In a params file (or +key= override) validation says the new name; on the command line
+    the stage does, before Hydra composes."""
+    from pipeline.cli import check_overrides
+
+    cfg = compose_config()
+    OmegaConf.set_struct(cfg, False)
+    OmegaConf.update(cfg, old, OmegaConf.select(cfg, new), force_add=True)
+    with pytest.raises(PipelineError, match=rf"'{old}' was renamed '{new}'") as err:
+        validate_all(cfg)
+    assert new in err.value.fix
+    with pytest.raises(SystemExit) as stopped:
+        check_overrides([f"{old}=1"])
+    err_text = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"'{old}' was renamed '{new}'" in err_text
+
+
+@pytest.mark.parametrize(
+    "old, new", [(f"{g}={o}", f"{g}={n}") for (g, o), n in config.renamed.OPTIONS.items()]
+)
+def test_a_renamed_preset_is_refused_with_its_new_name(old, new, capsys):
+    from pipeline.cli import check_overrides
+
+    with pytest.raises(SystemExit):
+        check_overrides([old])
+    assert f"'{old}' was renamed '{new}'" in capsys.readouterr().err
+
+
+@pytest.mark.faults
+def test_a_key_of_another_dataset_source_is_refused_never_ignored(capsys):
+    """fashion_mnist is used as released: image_size would be ignored, so it is refused, with
+    the keys the source has; on the command line too."""
+    from pipeline.cli import check_overrides
+
+    cfg = compose_config()
+    OmegaConf.set_struct(cfg, False)
+    cfg.dataset.image_size = 32
+    with pytest.raises(PipelineError, match=r"(?s)'dataset.image_size' is not a setting of dataset"
+                       r".*raw_dir, limit, title, mirror, download"):  # fmt: skip
+        validate_all(cfg)
+    with pytest.raises(SystemExit):
+        check_overrides(["dataset.image_size=32"])
+    err = capsys.readouterr().err
+    assert "dataset.image_size" in err and "the keys of dataset: name, raw_dir" in err
+    check_overrides(["dataset=image_folder", "dataset.image_size=64"])  # the folder's own key
+
+
+@pytest.mark.faults
+def test_a_misspelt_override_gets_the_closest_key(capsys):
+    from pipeline.cli import check_overrides
+
+    with pytest.raises(SystemExit):
+        check_overrides(["compute.jit_compil=true"])
+    assert "did you mean compute.jit_compile?" in capsys.readouterr().err
+
+
+def test_omegaconf_stays_where_configs_are_composed_and_validated():
+    """After validation nothing reads a DictConfig: the modules that compose a config, name a
+    run before validation or set a trial's values are the only ones importing omegaconf."""
+    import ast
+
+    allowed = {"config/schema.py", "cli.py", "tracking/names.py", "sweeps/optuna_search.py",
+               "sweeps/hydra_callback.py"}  # fmt: skip
+    root = repo_root() / "pipeline"
+    importing = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            if any(n and n.split(".")[0] == "omegaconf" for n in names):
+                importing.add(str(path.relative_to(root)))
+    assert importing <= allowed, importing - allowed

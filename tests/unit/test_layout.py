@@ -43,10 +43,24 @@ def code_lines(path) -> int:
     )
 
 
+def imported_names(path) -> list[str]:
+    """The names a module imports at its top (``from x import a, b``: a and b)."""
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.ImportFrom) and node.module != "__future__") or isinstance(
+            node, ast.Import
+        ):
+            names += [alias.name for alias in node.names]
+    return names
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_modules_are_thin_and_independent(stage):
+    """A stage reads its inputs, calls a library function per step and writes its outputs:
+    every stage, train included, within the same bounds of code and of names imported."""
     path = PIPELINE / "stages" / f"{stage}.py"
     assert code_lines(path) <= 100, f"{path.name}: move logic into the library"
+    assert len(imported_names(path)) <= 30, f"{path.name}: one library call per step"
     others = {f"pipeline.stages.{s}" for s in STAGES} - {f"pipeline.stages.{stage}"}
     assert not imports_of(path) & others, f"{stage} imports another stage"
 
@@ -108,6 +122,28 @@ def own_private_names() -> set[str]:
             elif isinstance(node, ast.arg):
                 names.add(node.arg)
     return {n for n in names if n.startswith("_")}
+
+
+def test_no_module_over_400_lines():
+    """Modules that fit in a reader's head."""
+    long = {str(p.relative_to(ROOT)): n for p in PIPELINE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}  # fmt: skip
+    assert long == {}
+
+
+def test_benchmarks_and_tests_use_keras_public_api_only():
+    """What the package may not do, its benchmarks and tests may not either."""
+    import keras
+
+    private = {n for cls in (keras.Model, keras.layers.Layer, keras.optimizers.Optimizer)
+               for n in dir(cls) if n.startswith("_") and not n.startswith("__")}  # fmt: skip
+    found = []
+    for folder in ("benchmarks", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Attribute) and node.attr in private:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert found == []
 
 
 def test_no_private_keras_attribute_in_the_package():

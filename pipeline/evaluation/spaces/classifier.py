@@ -48,7 +48,7 @@ class ClassifierSpace(FeatureSpace):
     name = "classifier"
     has_classes = True
 
-    def __init__(self, extractor: Any):
+    def __init__(self, extractor: Any) -> None:
         self.extractor = extractor  # pipeline.evaluation.classifier.FeatureExtractor
         self.feature_dim = extractor.feature_dim
         self.weights_checksum = extractor.checksum
@@ -59,7 +59,7 @@ class ClassifierSpace(FeatureSpace):
         )
 
     def features(self, images: np.ndarray) -> np.ndarray:
-        return self.extractor(images)[0]
+        return np.asarray(self.extractor(images)[0])
 
     def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         features, probs = self.extractor(images)

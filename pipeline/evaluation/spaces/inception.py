@@ -217,7 +217,7 @@ class InceptionSpace(FeatureSpace):
     weights_checksum = WEIGHTS_SHA256
     has_classes = False
 
-    def __init__(self, batch_size: int = 64, weights: Path | None = None):
+    def __init__(self, batch_size: int = 64, weights: Path | None = None) -> None:
         import tensorflow as tf
 
         self.batch_size = batch_size

@@ -55,7 +55,7 @@ class _Object:
         self.state = state
 
 
-def _rebuild_tensor(storage, offset, size, stride, *_rest) -> _TensorRef:
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_rest: Any) -> _TensorRef:
     return _TensorRef(storage, int(offset), tuple(size), tuple(stride))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 
@@ -45,7 +46,7 @@ def test_resume_continues_from_checkpoint(model, tmp_path):
     cfg = validate_all(compose_config(["experiment=smoke", f"model={model}",
                                        *output_overrides(tmp_path)]))  # fmt: skip
     straight = train(cfg)  # 2 epochs x 4 steps in one go
-    one = cfg.copy()
+    one = copy.deepcopy(cfg)
     one.training.epochs = 1
     train(one, checkpoint_dir=tmp_path / "ckpt")
     resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt")
@@ -75,7 +76,7 @@ def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
     """The averaged generator, LeCam's anchors, critic steps, DiffAugment's draws, adaptive
     augmentation's p and a decaying learning rate all continue from a checkpoint as if training
     had not stopped (here stopped after its first epoch, as a killed run would be)."""
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.training.ema_decay = 0.9
     cfg.training.discriminator_steps = 2
     cfg.augment.diffaugment = ["color", "translation", "cutout"]
@@ -102,7 +103,7 @@ def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
 
 def test_longer_checkpoint_is_not_resumed(smoke_cfg, tmp_path):
     train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")  # 2 epochs
-    one = smoke_cfg.copy()
+    one = copy.deepcopy(smoke_cfg)
     one.training.epochs = 1
     shorter = train(one, checkpoint_dir=tmp_path / "ckpt")
     assert shorter.start_step == 0 and shorter.steps == 4
@@ -118,7 +119,7 @@ def test_dataset_refuses_fewer_images_than_a_batch():
 
 def test_time_budget_stops_training(smoke_cfg):
     """benchmarks/quality.py trains presets for equal wall-clock budgets with it."""
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.training.epochs = 50
     cfg.compute.steps_per_execution = 10  # lowered to 4: never past the smoke epoch's end
     result = train(cfg, callbacks=[TimeBudget(0.0)])
@@ -152,7 +153,7 @@ def pixel_features(images):
 def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg, per_call, probed):
     from pipeline.training.probe import QualityProbe
 
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.monitor.probe_every_steps = 3
     cfg.compute.steps_per_execution = per_call
     recorder = Recorder()
@@ -166,9 +167,9 @@ def test_quality_probe_reports_kid_and_fid_on_schedule_and_at_the_end(smoke_cfg,
 
 def test_several_steps_per_call_train_the_same_weights_and_log_the_same_means(smoke_cfg):
     """compute.steps_per_execution changes how often Python looks in, not what is trained."""
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.monitor.log_every_steps = 4
-    one, four = cfg.copy(), cfg.copy()
+    one, four = copy.deepcopy(cfg), copy.deepcopy(cfg)
     one.compute.steps_per_execution = 1
     four.compute.steps_per_execution = 4
     a, b = train(one), train(four)
@@ -233,7 +234,7 @@ def test_divergence_stops_training_before_a_checkpoint_of_broken_weights(smoke_c
     from pipeline.errors import PipelineError
     from pipeline.training.checkpoints import Checkpointer
 
-    bad = smoke_cfg.copy()
+    bad = copy.deepcopy(smoke_cfg)
     bad.training.generator_lr = bad.training.discriminator_lr = 1e38
     bad.checkpoint.every_steps = 1  # a checkpoint is due after every step
     with pytest.raises(PipelineError, match=r"training diverged at step \d+: \w+=nan"):
@@ -260,7 +261,7 @@ def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(smoke_cfg, tmp_
     none readable, the error says how to start afresh."""
     from pipeline.errors import PipelineError
 
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.checkpoint.every_steps = 3  # 4 steps an epoch: saves at 3, 4 (epoch end), ...
     cfg.training.epochs = 1
     train(cfg, checkpoint_dir=tmp_path / "ckpt")
@@ -297,7 +298,7 @@ def test_a_mid_epoch_resume_trains_only_the_steps_left(smoke_cfg, tmp_path):
     """Issue 9, #5: resumed mid-epoch, training continues at the next batch and stops at the
     steps asked for (8), not the epoch's steps over again, with the uninterrupted weights."""
     straight = train(smoke_cfg)  # 2 epochs x 4 steps
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.checkpoint.every_steps = 3
     with pytest.raises(RuntimeError, match="crash"):
         train(cfg, checkpoint_dir=tmp_path / "ckpt", callbacks=[Crash(7)])
@@ -353,7 +354,7 @@ def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(
 
     from pipeline.tracking.observer import MlflowObserver
 
-    cfg = smoke_cfg.copy()
+    cfg = copy.deepcopy(smoke_cfg)
     cfg.training.update(d_wins_steps=5, generator_lr=1e-6, discriminator_lr=2e-3,
                         steps_per_epoch=30, epochs=1, steps_per_execution=per_call)  # fmt: skip
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
