@@ -9,32 +9,10 @@ the feature space (then its name is shown with it, e.g. "FID (inception)").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pipeline.evaluation.metric import EVAL, Metric
+from pipeline.evaluation.scores import FEATURE_SCORES
 
-# MLflow metric names: "<section>/<key>"
-EVAL = "eval"  # the evaluate stage's scores
-FLOOR = "floor"  # what real images score under the same protocol: the best to expect
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str  # in eval.json; eval/<key> in MLflow
-    name: str  # how people call it
-    better: str  # "lower" or "higher"
-    space: bool  # computed in the feature space (True) or not (pixels, a classifier's accuracy)
-    unit: str
-    meaning: str
-    floor: bool = False  # reported beside what real images score (eval.json "floor")
-    needs_classes: bool = False  # needs a space that predicts the data's classes
-    objective: bool = False  # a sweep may minimise it (tune.objective)
-    headline: bool = False  # a column of comparison tables (sweeps, CI)
-
-    def shown(self, feature_space: str | None) -> str:
-        """The name as people should read it: with its feature space when it depends on it."""
-        return f"{self.name} ({feature_space})" if self.space and feature_space else self.name
-
-
-METRICS: tuple[Metric, ...] = (
+BUILT_IN: tuple[Metric, ...] = (
     Metric("fid", "FID", "lower", True, "squared feature distance",
            "Frechet distance between Gaussians fitted to real and generated features (Heusel "
            "et al. 2017); biased upwards at small N: compare at equal N", floor=True,
@@ -81,6 +59,10 @@ METRICS: tuple[Metric, ...] = (
            needs_classes=True),
 )  # fmt: skip
 
+# and the scores of pipeline/evaluation/scores/, one module each (plug-ins)
+METRICS: tuple[Metric, ...] = BUILT_IN + tuple(
+    FEATURE_SCORES.get(name).metric for name in FEATURE_SCORES.names()
+)
 BY_KEY = {metric.key: metric for metric in METRICS}
 FID, KID = BY_KEY["fid"], BY_KEY["kid_mean"]
 OBJECTIVES = tuple(metric.key for metric in METRICS if metric.objective)

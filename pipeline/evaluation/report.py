@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.evaluation import metrics as m
+from pipeline.evaluation.scores import plug_in_scores
 from pipeline.evaluation.spaces import FeatureSpace
 from pipeline.io import atomic_path
 
@@ -94,6 +95,7 @@ def score(
         "kid_mean": kid_mean,
         "kid_std": kid_std,
         **m.prdc(real.features, fake_features),
+        **plug_in_scores(fake_features, real.features),  # pipeline/evaluation/scores/
     }
     if fake_probs is not None:
         cs_mean, cs_std = m.classifier_score(fake_probs)

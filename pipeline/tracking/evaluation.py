@@ -9,7 +9,8 @@ from typing import Any
 import mlflow
 
 from pipeline.config import TrackingConfig
-from pipeline.evaluation.catalog import FLOOR, mlflow_key
+from pipeline.evaluation.catalog import mlflow_key
+from pipeline.evaluation.metric import FLOOR
 from pipeline.tracking.runs import EVALUATION_DIR, configure
 
 
