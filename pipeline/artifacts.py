@@ -7,13 +7,15 @@ against these names.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import PathsConfig
 from pipeline.errors import PipelineError
-from pipeline.io import read_json
+from pipeline.io import read_json, sha256_file
 
 if TYPE_CHECKING:
     import keras
@@ -128,3 +130,22 @@ def per_job_outputs(cfg: Any, folder: Path) -> None:
     classifier and checkpoint cache stay where they are."""
     for key in ("models", "metrics", "plots"):
         cfg.paths[key] = str(folder / key)
+
+
+def check_scores_fit(evaluation: Mapping[str, Any], out: Artifacts) -> None:
+    """Refuse to register a generator under scores that are not its own, or are not numbers."""
+    scored = evaluation.get("generator_sha256")
+    actual = sha256_file(require(out.generator, "train"))
+    if scored != actual:
+        raise PipelineError(
+            f"{out.metric(EVAL_METRICS)} scored another generator "
+            f"({str(scored)[:12] if scored else 'not named'}) than {out.generator} "
+            f"({actual[:12]}); registering would pair the model with scores not its own",
+            "evaluate this generator first (dvc repro, or python -m pipeline.stages.evaluate)",
+        )
+    fid = float(evaluation["fid"])
+    if not math.isfinite(fid):
+        raise PipelineError(
+            f"the generator's FID is {fid}: it produces no usable images",
+            "train again (lower the learning rates); nothing was registered",
+        )

@@ -3,7 +3,6 @@ only when it beats the champion under the same protocol beyond noise (pipeline.m
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,7 @@ from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import RegistryConfig, StageConfig, TrackingConfig, section
 from pipeline.data.prepared import load_prepared
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path, read_json, sha256_file, write_json
+from pipeline.io import atomic_path, read_json, write_json
 from pipeline.model_registry import (
     Decision,
     Promotion,
@@ -39,7 +37,7 @@ def register(cfg: RegisterConfig) -> str:
     evaluation.update(
         read_json(artifacts.require(out.metric(artifacts.EVAL_PER_CLASS), "evaluate"))
     )
-    check_scores_fit(evaluation, out)
+    artifacts.check_scores_fit(evaluation, out)
     model_name = registered_name(
         cfg.registry.model_name,
         evaluation.get("data_title"),
@@ -96,25 +94,6 @@ def card_inputs(
         comparison=decision.comparison,
         artifacts=[*logged, "samples/ (sheets during training)", artifacts.MODEL_CARD],
     )
-
-
-def check_scores_fit(evaluation: dict[str, Any], out: Artifacts) -> None:
-    """Refuse to register a generator under scores that are not its own, or are not numbers."""
-    scored = evaluation.get("generator_sha256")
-    actual = sha256_file(artifacts.require(out.generator, "train"))
-    if scored != actual:
-        raise PipelineError(
-            f"{out.metric(artifacts.EVAL_METRICS)} scored another generator "
-            f"({str(scored)[:12] if scored else 'not named'}) than {out.generator} "
-            f"({actual[:12]}); registering would pair the model with scores not its own",
-            "evaluate this generator first (dvc repro, or python -m pipeline.stages.evaluate)",
-        )
-    fid = float(evaluation["fid"])
-    if not math.isfinite(fid):
-        raise PipelineError(
-            f"the generator's FID is {fid}: it produces no usable images",
-            "train again (lower the learning rates); nothing was registered",
-        )
 
 
 SCHEMA = RegisterConfig
