@@ -32,7 +32,7 @@ SHOWN = ("fid", "kid_mean", "precision", "recall", "coverage")
 
 
 def fashion_mnist(n: int, classifier_images: int = 10000) -> dict:
-    from pipeline.data.specs import read_local
+    from pipeline.data.readers import read_local
 
     raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train_images, train_labels = raw.train[0][:12000], raw.train[1][:12000]

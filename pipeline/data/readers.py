@@ -1,53 +1,27 @@
 """Readers: a dataset's raw files -> uint8 arrays (RawDataset), one function per format.
 
 Every reader has one signature, ``reader(spec, settings, raw_dir) -> RawDataset``, where
-``settings`` is the dataset section typed by the source's own schema (declared here, beside the
-reader that reads it, and registered with the source in pipeline.data.specs).
+``settings`` is the dataset section typed by the source's own schema (pipeline.data.settings),
+and is named by the specs that use it (pipeline.data.specs). Only prepare reads raw files: the
+other stages know the sources by their specs, and a change here reruns prepare alone.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import DatasetConfig, setting
+from pipeline.config import DatasetConfig
 from pipeline.data import formats
 from pipeline.data.images import Decoding, FolderSplit, scan_folder
 from pipeline.data.prepared import RawDataset
-from pipeline.data.sources import DatasetSpec, locate_raw_files
+from pipeline.data.settings import ImageFolderConfig, ReleaseConfig
+from pipeline.data.sources import locate_raw_files
+from pipeline.data.specs import DATASETS, DatasetSpec
 from pipeline.errors import PipelineError
-
-
-@dataclass
-class ReleaseConfig(DatasetConfig):
-    """A published release (IDX files, the CIFAR archive): its images as released, so it has
-    no image_size or channels to set (models follow the data's size)."""
-
-    # Base URL of a mirror to download from instead of the official one (same file names).
-    mirror: str | None = setting()
-    download: bool = setting()
-
-
-@dataclass
-class ImageFolderConfig(DatasetConfig):
-    """Your own images: made image_size x image_size with ``channels`` channels; a non-square
-    one by ``resize``: center_crop (the centred square, as StyleGAN's dataset tool), pad (the
-    whole image letterboxed on pad_color) or stretch (aspect ratio lost)."""
-
-    image_size: int = setting(ge=8)
-    channels: int = setting(choices=(1, 3))
-    resize: str = setting(choices=("center_crop", "pad", "stretch"))
-    pad_color: list[int] = setting(ge=0, le=255)  # RGB of pad's border and of transparent pixels
-    # A file that cannot be read: fail (one error naming every such file) or skip (listed in
-    # metrics/prepare.json)
-    on_bad_file: str = setting(choices=("fail", "skip"))
-    test_fraction: float = setting(gt=0, lt=1)
-    # The seeded train/test split: its own seed, so that a run's `seed` changes the training,
-    # never the data it is scored on
-    split_seed: int = setting(ge=0)
 
 
 def _official_files(spec: DatasetSpec, cfg: ReleaseConfig, raw_dir: Path) -> dict[str, Path]:
@@ -119,3 +93,28 @@ def read_image_folder(spec: DatasetSpec, cfg: ImageFolderConfig, raw_dir: Path) 
         report={**scan.report, "resize": cfg.resize},
         title=Path(raw_dir).resolve().name,
     )
+
+
+def reader_of(spec: DatasetSpec) -> Callable[..., RawDataset]:
+    """The reader a spec names: a function of this module by its name, or a function."""
+    if callable(spec.reader):
+        return spec.reader
+    reader: Callable[..., RawDataset] = globals()[spec.reader]
+    return reader
+
+
+def load_raw(settings: DatasetConfig, raw_root: str | Path) -> RawDataset:
+    """The configured dataset as uint8 arrays, read by its spec's reader from
+    ``settings.raw_dir`` (default ``<raw_root>/<name>``)."""
+    spec = DATASETS.get(settings.name)
+    raw_dir = Path(settings.raw_dir or Path(raw_root) / spec.name)
+    return reader_of(spec)(spec, settings, raw_dir)
+
+
+def read_local(name: str, raw_dir: str | Path) -> RawDataset:
+    """Release ``name`` read from the files in ``raw_dir``, never downloaded (tests,
+    benchmarks and notebooks that have the files)."""
+    spec = DATASETS.get(name)
+    settings = ReleaseConfig(name=name, raw_dir=str(raw_dir), limit=None, title=None,
+                             mirror=None, download=False)  # fmt: skip
+    return reader_of(spec)(spec, settings, Path(raw_dir))

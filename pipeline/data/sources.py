@@ -1,6 +1,6 @@
 """Where raw dataset files come from: a local folder, a system copy, the Keras cache, or a download.
 
-What a release holds is a DatasetSpec (the specs themselves are in pipeline.data.specs).
+What a release holds is a DatasetSpec (pipeline.data.specs).
 
 Every file is checked against the sha256 of the official release before it is parsed.
 """
@@ -10,39 +10,13 @@ from __future__ import annotations
 import hashlib
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
+from pipeline.data.specs import DatasetSpec, RawFile
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_path, sha256_file
-
-
-@dataclass(frozen=True)
-class RawFile:
-    name: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset's raw release is made of, where copies of it may lie, and the reader
-    that turns it into arrays (``reader(spec, settings, raw_dir) -> RawDataset``)."""
-
-    name: str
-    reader: Callable[..., Any]
-    files: tuple[RawFile, ...] = ()
-    base_url: str = ""
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, int, int] | None = None  # a release's (None: set by the settings)
-    # Folders other programs install the same files into, searched after the local folder.
-    system_dirs: tuple[str, ...] = ()
-    # Sub-folder of ~/.keras/datasets where keras.datasets keeps them, and other names it uses.
-    keras_cache_dir: str | None = None
-    keras_cache_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def candidate_dirs(spec: DatasetSpec, local_dir: Path) -> list[Path]:

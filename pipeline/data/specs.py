@@ -1,8 +1,9 @@
 """The datasets a config can name (`dataset.name`): a table name -> DatasetSpec.
 
 A spec says what the official release is made of (file names and sha256), where copies may lie
-and which reader turns it into arrays (pipeline.data.readers); it is registered with the schema
-of the settings its reader takes, so that a key of another source (``image_size`` for
+and which reader turns it into arrays (by name: a function of pipeline.data.readers, which only
+prepare imports); it is registered with the schema of the settings its reader takes
+(pipeline.data.settings), so that a key of another source (``image_size`` for
 fashion_mnist) is refused. A dataset in a format we already read is one spec here plus a YAML
 file in conf/dataset/; a new format is one reader function and its schema too
 (CONTRIBUTING.md).
@@ -10,19 +11,39 @@ file in conf/dataset/; a new format is one reader function and its schema too
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.config import DatasetConfig
-from pipeline.data.prepared import RawDataset
-from pipeline.data.readers import (
-    ImageFolderConfig,
-    ReleaseConfig,
-    read_cifar10_release,
-    read_idx_release,
-    read_image_folder,
-)
-from pipeline.data.sources import DatasetSpec, RawFile
+from pipeline.data.settings import ImageFolderConfig, ReleaseConfig
 from pipeline.plugins import Catalog
+
+
+@dataclass(frozen=True)
+class RawFile:
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset's raw release is made of, where copies of it may lie, and the reader
+    that turns it into arrays: the name of a function of pipeline.data.readers (or a function,
+    ``reader(spec, settings, raw_dir) -> RawDataset``)."""
+
+    name: str
+    reader: str | Callable[..., Any]
+    files: tuple[RawFile, ...] = ()
+    base_url: str = ""
+    class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, int, int] | None = None  # a release's (None: set by the settings)
+    # Folders other programs install the same files into, searched after the local folder.
+    system_dirs: tuple[str, ...] = ()
+    # Sub-folder of ~/.keras/datasets where keras.datasets keeps them, and other names it uses.
+    keras_cache_dir: str | None = None
+    keras_cache_aliases: dict[str, str] = field(default_factory=dict)
+
 
 DATASETS: Catalog[DatasetSpec] = Catalog("dataset", "dataset")
 
@@ -30,25 +51,6 @@ DATASETS: Catalog[DatasetSpec] = Catalog("dataset", "dataset")
 def dataset(spec: DatasetSpec, schema: type[DatasetConfig] = ReleaseConfig) -> DatasetSpec:
     """Register ``spec`` under its name, with the schema of the settings its reader takes."""
     return DATASETS.add(spec.name, spec, schema)
-
-
-def load_raw(settings: DatasetConfig, raw_root: str | Path) -> RawDataset:
-    """The configured dataset as uint8 arrays, read by its spec's reader from
-    ``settings.raw_dir`` (default ``<raw_root>/<name>``)."""
-    spec = DATASETS.get(settings.name)
-    raw_dir = Path(settings.raw_dir or Path(raw_root) / spec.name)
-    raw: RawDataset = spec.reader(spec, settings, raw_dir)
-    return raw
-
-
-def read_local(name: str, raw_dir: str | Path) -> RawDataset:
-    """Release ``name`` read from the files in ``raw_dir``, never downloaded (tests,
-    benchmarks and notebooks that have the files)."""
-    spec = DATASETS.get(name)
-    settings = ReleaseConfig(name=name, raw_dir=str(raw_dir), limit=None, title=None,
-                             mirror=None, download=False)  # fmt: skip
-    raw: RawDataset = spec.reader(spec, settings, Path(raw_dir))
-    return raw
 
 
 def image_shape(settings: DatasetConfig) -> tuple[int, int, int]:
@@ -65,7 +67,7 @@ def image_shape(settings: DatasetConfig) -> tuple[int, int, int]:
 FASHION_MNIST = dataset(
     DatasetSpec(
         name="fashion_mnist",
-        reader=read_idx_release,
+        reader="read_idx_release",
         # The upstream release (zalandoresearch/fashion-mnist) as Keras downloads it; the same files
         # as Debian's dataset-fashion-mnist package.
         files=(
@@ -108,7 +110,7 @@ FASHION_MNIST = dataset(
 MNIST = dataset(
     DatasetSpec(
         name="mnist",
-        reader=read_idx_release,
+        reader="read_idx_release",
         files=(
             RawFile(
                 "train-images-idx3-ubyte.gz",
@@ -139,7 +141,7 @@ MNIST = dataset(
 CIFAR10 = dataset(
     DatasetSpec(
         name="cifar10",
-        reader=read_cifar10_release,
+        reader="read_cifar10_release",
         files=(
             RawFile(
                 "cifar-10-python.tar.gz",
@@ -169,5 +171,5 @@ CIFAR10 = dataset(
 
 # Your own images: every PNG/JPEG under dataset.raw_dir; the class is the sub-folder's name.
 IMAGE_FOLDER = dataset(
-    DatasetSpec(name="image_folder", reader=read_image_folder), ImageFolderConfig
+    DatasetSpec(name="image_folder", reader="read_image_folder"), ImageFolderConfig
 )

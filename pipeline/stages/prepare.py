@@ -10,8 +10,9 @@ from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
 from pipeline.config import DatasetConfig, StageConfig, choice
+from pipeline.data.readers import load_raw
 from pipeline.data.report import left_out, prepare_report, report_markdown
-from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.specs import DATASETS
 from pipeline.data.writer import write_prepared
 from pipeline.io import check_writable, write_json, write_text
 

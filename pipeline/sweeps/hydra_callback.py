@@ -43,7 +43,8 @@ class SweepCallback(Callback):
 
         overrides = list(config.hydra.overrides.task)
         hydra = config.hydra  # Hydra's own settings, not ours
-        sweep = validate(config, SweepConfig)
+        # the two sections only: the whole config holds Hydra's own ${hydra:...} interpolations
+        sweep = validate({"tracking": config.tracking, "tune": config.tune}, SweepConfig)
         settings = {
             "sweep.overrides": " ".join(overrides),
             "sweep.sweeper": hydra.sweeper.get("_target_", ""),

@@ -214,7 +214,8 @@ def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):
         # the quality probe's too, and register's comparison with the champion
         ("pipeline/evaluation/metrics.py", {"train", "evaluate", "register"}),
         ("pipeline/evaluation/compare.py", {"register"}),
-        ("pipeline/config.py", {"prepare", "train", "classifier", "evaluate", "register"}),
+        ("pipeline/config/schema.py", {"prepare", "train", "classifier", "evaluate", "register"}),
+        ("pipeline/data/settings.py", {"prepare", "train", "classifier", "evaluate"}),
         ("data/raw/README.md", {"prepare"}),  # new or changed raw data: prepare again
     ):
         original = (repo / module).read_text()

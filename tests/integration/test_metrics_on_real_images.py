@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
+from pipeline.config import ClassifierConfig, UtilityConfig
 from pipeline.evaluation import metrics as m
 from pipeline.evaluation.classifier import FeatureExtractor, train_classifier
 from tests.helpers.files import SYSTEM_FASHION_MNIST
@@ -20,7 +21,7 @@ def fashion_features():
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import read_local
+    from pipeline.data.readers import read_local
 
     raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     train = (normalize(raw.train[0][:6000]), raw.train[1][:6000])
@@ -83,7 +84,7 @@ def class_mean_generator(train, shift: int):
 
 def test_per_class_scores_name_the_class_asked_for(fashion_features):
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import read_local
+    from pipeline.data.readers import read_local
     from pipeline.evaluation.run import per_class_scores
 
     extractor, test = fashion_features
@@ -114,7 +115,7 @@ def test_downstream_utility_tells_useful_generated_images_from_mislabelled_ones(
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     from pipeline.data.prepared import normalize
-    from pipeline.data.specs import read_local
+    from pipeline.data.readers import read_local
     from pipeline.evaluation.utility import downstream_utility, real_subset
 
     raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
@@ -125,8 +126,9 @@ def test_downstream_utility_tells_useful_generated_images_from_mislabelled_ones(
         round(0.05 * n) for n in np.bincount(train[1])
     ]
     means = (normalize(train[0][:6000]), train[1])
-    settings = {"real_fraction": 0.05, "generated_per_class": 30, "steps": 60}
-    classifier = {"feature_dim": 32, "learning_rate": 0.001, "batch_size": 64}
+    settings = UtilityConfig(enabled=True, real_fraction=0.05, generated_per_class=30, steps=60)
+    classifier = ClassifierConfig(epochs=1, batch_size=64, learning_rate=0.001, feature_dim=32,
+                                  seed=0)  # fmt: skip
     right = downstream_utility(class_mean_generator(means, 0), train, test, 10, settings,
                                classifier, seed=0)  # fmt: skip
     wrong = downstream_utility(class_mean_generator(means, 1), train, test, 10, settings,

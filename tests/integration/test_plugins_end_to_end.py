@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.config import DatasetConfig, LossConfig, ModelConfig, setting, validate
 from pipeline.data.prepared import RawDataset, load_prepared
-from pipeline.data.sources import DatasetSpec
-from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.readers import load_raw
+from pipeline.data.specs import DATASETS, DatasetSpec
 from pipeline.data.writer import write_prepared
 from pipeline.gan.losses import LOSSES, GanLoss
 from pipeline.gan.regularizers import REGULARIZERS, Term

@@ -287,7 +287,7 @@ def test_good_overrides_and_hydras_own_flags_pass():
 def test_a_stage_gets_its_sections_typed():
     """validate returns the stage's schema filled in: dataclasses, the plug-in sections as
     their entry's schema, so mypy checks every use of a setting."""
-    from pipeline.data.readers import ImageFolderConfig, ReleaseConfig
+    from pipeline.data.settings import ImageFolderConfig, ReleaseConfig
     from pipeline.models.strided_dcgan import StridedDcganConfig
 
     cfg = validate(compose_config(), stage_schema("train"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import signal
 
@@ -355,8 +356,10 @@ def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(
     from pipeline.tracking.observer import MlflowObserver
 
     cfg = copy.deepcopy(smoke_cfg)
-    cfg.training.update(d_wins_steps=5, generator_lr=1e-6, discriminator_lr=2e-3,
-                        steps_per_epoch=30, epochs=1, steps_per_execution=per_call)  # fmt: skip
+    cfg.monitor.d_wins_steps = 5
+    cfg.training = dataclasses.replace(cfg.training, generator_lr=1e-6, discriminator_lr=2e-3,
+                                       steps_per_epoch=30, epochs=1)  # fmt: skip
+    cfg.compute.steps_per_execution = per_call
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     with mlflow.start_run() as run:
         result = train(cfg, observers=[MlflowObserver()])

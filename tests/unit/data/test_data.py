@@ -13,14 +13,15 @@ from PIL import Image
 from pipeline.data import formats
 from pipeline.data.prepared import RawDataset, normalize
 from pipeline.data.readers import (
-    ImageFolderConfig,
-    ReleaseConfig,
+    load_raw,
     read_cifar10_release,
     read_idx_release,
     read_image_folder,
+    reader_of,
 )
-from pipeline.data.sources import DatasetSpec, RawFile, locate_raw_files
-from pipeline.data.specs import DATASETS, load_raw
+from pipeline.data.settings import ImageFolderConfig, ReleaseConfig
+from pipeline.data.sources import locate_raw_files
+from pipeline.data.specs import DATASETS, DatasetSpec, RawFile
 from pipeline.data.writer import write_prepared
 from pipeline.errors import PipelineError
 from tests.helpers.files import sha256, write_cifar_like, write_idx, write_mnist_like
@@ -44,9 +45,10 @@ def dataset_cfg(reader=read_idx_release, **overrides):
 
 
 def read(spec: DatasetSpec, folder: Path, seed: int = 0, **overrides) -> RawDataset:
-    if spec.reader is read_image_folder:
+    reader = reader_of(spec)
+    if reader is read_image_folder:
         overrides["split_seed"] = seed
-    return spec.reader(spec, dataset_cfg(spec.reader, **overrides), folder)
+    return reader(spec, dataset_cfg(reader, **overrides), folder)
 
 
 def decoded(split) -> np.ndarray:

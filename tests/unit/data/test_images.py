@@ -275,7 +275,8 @@ def test_a_skipped_file_leaves_a_loadable_file_of_the_rows_written(tmp_path):
 def test_bad_files_of_both_splits_are_named_in_one_error(tmp_path):
     """Prepare decodes the train split, then the test split: a bad file in each is named in one
     error, after both were tried, and nothing is written."""
-    from pipeline.data.readers import ImageFolderConfig, read_image_folder
+    from pipeline.data.readers import read_image_folder
+    from pipeline.data.settings import ImageFolderConfig
     from pipeline.data.specs import DATASETS
     from pipeline.data.writer import write_prepared
 

@@ -17,7 +17,7 @@ def fashion_split(n_train: int, n_test: int):
     """Real Fashion-MNIST: (train images, labels), (test images, labels), uint8."""
     if not SYSTEM_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    from pipeline.data.specs import read_local
+    from pipeline.data.readers import read_local
 
     raw = read_local("fashion_mnist", SYSTEM_FASHION_MNIST)
     return (raw.train[0][:n_train], raw.train[1][:n_train]), (
