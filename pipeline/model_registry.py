@@ -200,6 +200,8 @@ def log_and_register(
         "protocol": protocol.get("name", protocol["key"]),
         "feature_space": protocol.get("feature_space", "classifier"),
         "dataset": protocol["dataset"],
+        # what was trained, as the training run recorded it (model presets are named after it)
+        "architecture": client.get_run(run_id).data.tags.get("model", "unknown"),
     }
     # Its "Created version ..." lines are dropped: register prints the decision itself.
     with contextlib.redirect_stderr(io.StringIO()):

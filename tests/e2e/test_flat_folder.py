@@ -95,6 +95,8 @@ def test_a_flat_folder_runs_with_the_default_command(runs):
     client = MlflowClient(uri)
     version = client.get_model_version("pictures-generator", "1")
     assert version.tags["feature_space"] == "inception"
+    assert version.tags["architecture"] == "strided_dcgan"  # the preset is named after it
+    assert "strided_dcgan" in first["card"]
     run = client.get_run(version.run_id).data
     assert run.tags["protocol.feature_space"] == "inception"
     assert run.params["training.conditional"] == "False"
