@@ -8,13 +8,16 @@ Each catalog lives with the code it holds, so that what imports it is what depen
     pipeline.gan.regularizers.REGULARIZERS  name -> Term(fn(batch, **settings), network, ...)
     pipeline.gan.augment.AUGMENTATIONS   name -> fn(images, seed) -> images
     pipeline.data.specs.DATASETS         name -> DatasetSpec (which names its reader)
+    pipeline.evaluation.spaces.FEATURE_SPACES  name -> factory(SpaceContext) -> FeatureSpace
+    pipeline.evaluation.scores.FEATURE_SCORES  key -> FeatureScore(metric, fn(generated, real))
 
 The config group of the same name (`conf/model/`, `conf/loss/`, `conf/regularizers/`,
-`conf/dataset/`; `augment.diffaugment` for augmentations) selects entries, and `pipeline.config.validate` checks the selected entry's
-settings against the schema it was registered with:
+`conf/dataset/`; `augment.diffaugment` for augmentations, `evaluation.features` for feature
+spaces) selects entries, and `pipeline.config.validate` checks the selected entry's settings
+against the schema it was registered with and returns them as an instance of it:
 
     @MODELS.register("resnet", ResnetConfig)
-    def build_resnet(cfg, image_shape): ...
+    def build_resnet(cfg: ResnetConfig, image_shape): ...
 
 Plug-in modules import TensorFlow only inside their functions, so that validating a config
 (which every stage does first) takes milliseconds, not the seconds of a TensorFlow import.
