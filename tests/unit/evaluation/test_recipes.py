@@ -41,23 +41,29 @@ def make_pixels(context: SpaceContext) -> FeatureSpace:
     return PixelSpace()
 
 
-def test_a_feature_space_added_as_the_recipe_says_scores_and_names_the_protocol(tmp_path):
+META = {"dataset": "image_folder", "checksum": "abc", "class_names": ["all"]}
+SMALL = ["evaluation.num_generated=40", "evaluation.num_real=40", "evaluation.kid_subsets=2",
+         "evaluation.kid_subset_size=20", "evaluation.memorisation_samples=5"]  # fmt: skip
+
+
+def evaluate(space: FeatureSpace, settings, folder) -> dict:
+    """A toy generator scored against random 8x8 images, as the evaluate stage scores one."""
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (120, 8, 8, 1), dtype=np.uint8)
     test = rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
-    meta = {"dataset": "image_folder", "checksum": "abc", "class_names": ["all"]}
-    overrides = ["evaluation.features=pixels", "evaluation.num_generated=40",
-                 "evaluation.num_real=40", "evaluation.kid_subsets=2",
-                 "evaluation.kid_subset_size=20", "evaluation.memorisation_samples=5"]  # fmt: skip
+
+    def generate(noise: np.ndarray) -> np.ndarray:
+        return np.tanh(noise[:, :64].reshape(-1, 8, 8, 1)).astype("float32")
+
+    return evaluate_generator(generate, 64, space, train, test, META, settings, folder).result
+
+
+def test_a_feature_space_added_as_the_recipe_says_scores_and_names_the_protocol(tmp_path):
+    overrides = ["evaluation.features=pixels", *SMALL]
     settings = validate(compose_config(overrides), EvaluateConfig).evaluation
     with FEATURE_SPACES.temporarily("pixels", make_pixels):
-        space, why = open_space(settings.features, SpaceContext(meta, tmp_path, tmp_path))
-
-        def generate(noise: np.ndarray) -> np.ndarray:
-            return np.tanh(noise[:, :64].reshape(-1, 8, 8, 1)).astype("float32")
-
-        result = evaluate_generator(generate, 64, space, train, test, meta, settings,
-                                    tmp_path).result  # fmt: skip
+        space, why = open_space(settings.features, SpaceContext(META, tmp_path, tmp_path))
+        result = evaluate(space, settings, tmp_path)
     assert why == "evaluation.features=pixels"
     assert (
         result["protocol"]["feature_space"] == "pixels" and "pixels" in result["protocol"]["name"]
@@ -80,21 +86,9 @@ def mean_distance(generated: np.ndarray, real: np.ndarray) -> float:
 def test_a_metric_added_as_the_recipe_says_is_computed_with_its_floor(tmp_path):
     """Registered as the recipe registers it, a score of feature sets is in eval.json beside
     FID, and real images get it too (the floor)."""
-    rng = np.random.default_rng(0)
-    train = rng.integers(0, 256, (120, 8, 8, 1), dtype=np.uint8)
-    test = rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
-    meta = {"dataset": "image_folder", "checksum": "abc", "class_names": ["all"]}
-    overrides = ["evaluation.num_generated=40", "evaluation.num_real=40",
-                 "evaluation.kid_subsets=2", "evaluation.kid_subset_size=20",
-                 "evaluation.memorisation_samples=5"]  # fmt: skip
-    settings = validate(compose_config(overrides), EvaluateConfig).evaluation
-
-    def generate(noise: np.ndarray) -> np.ndarray:
-        return np.tanh(noise[:, :64].reshape(-1, 8, 8, 1)).astype("float32")
-
+    settings = validate(compose_config(SMALL), EvaluateConfig).evaluation
     assert "mean_distance" not in FEATURE_SCORES
     with FEATURE_SCORES.temporarily("mean_distance", FeatureScore(MEAN_DISTANCE, mean_distance)):
-        result = evaluate_generator(generate, 64, PixelSpace(), train, test, meta, settings,
-                                    tmp_path).result  # fmt: skip
+        result = evaluate(PixelSpace(), settings, tmp_path)
     assert result["mean_distance"] > result["floor"]["mean_distance"] >= 0
     assert np.isclose(mean_distance(np.zeros((2, 3)), np.ones((2, 3))), np.sqrt(3)), "closed form"
