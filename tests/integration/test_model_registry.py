@@ -290,7 +290,9 @@ def test_racing_register_calls_agree_on_one_champion(tmp_path, store, smoke_cfg,
     better, better_run = trained(tmp_path, smoke_cfg, generator_file, 20.0, "P1", "better")
 
     def command(cfg) -> list[str]:
-        overrides = [f"paths.{key}={cfg.paths[key]}" for key in ("models", "metrics", "prepared")]
+        overrides = [
+            f"paths.{key}={getattr(cfg.paths, key)}" for key in ("models", "metrics", "prepared")
+        ]
         overrides += [f"tracking.uri={store}", f"registry.model_name={MODEL_NAME}"]
         return [sys.executable, "-m", "pipeline.stages.register", *overrides,
                 f"hydra.run.dir={tmp_path / 'hydra'}"]  # fmt: skip

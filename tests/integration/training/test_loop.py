@@ -361,6 +361,7 @@ def test_a_discriminator_that_wins_outright_is_a_warning_and_a_tag(
                                        steps_per_epoch=30, epochs=1)  # fmt: skip
     cfg.compute.steps_per_execution = per_call
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("d-wins")  # not the experiment an earlier test left active elsewhere
     with mlflow.start_run() as run:
         result = train(cfg, observers=[MlflowObserver()])
     tag = mlflow.get_run(run.info.run_id).data.tags["warning.discriminator_wins"]
