@@ -11,6 +11,8 @@ from pipeline.config.schema import resolved, section, setting
 
 @dataclass
 class PathsConfig:
+    """Where each stage reads and writes (dvc.yaml's deps and outs follow them)."""
+
     raw: str = setting()
     prepared: str = setting()
     models: str = setting()
@@ -63,6 +65,8 @@ class LossConfig:
 
 @dataclass
 class TrackingConfig:
+    """Where MLflow records runs."""
+
     uri: str | None = setting()  # null: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
     experiment_name: str = setting()
     run_name: str | None = setting()
@@ -95,6 +99,9 @@ class UtilityConfig:
 
 @dataclass
 class EvaluationConfig:
+    """The evaluation protocol (the yardstick: feature space, real split, sample counts) and
+    what else evaluate computes."""
+
     # The feature space of every score (pipeline.evaluation.spaces): auto, inception, classifier
     features: str = setting()
     real_split: str = setting(choices=("test", "train"))  # the real images scored against
@@ -140,6 +147,9 @@ class SearchConfig:
 
 @dataclass
 class RegistryConfig:
+    """The registered model: its name, the largest request it serves, and when a new version
+    becomes the champion."""
+
     # null: "<title>-generator", the title of the data the generator was evaluated on
     model_name: str | None = setting()
     max_images: int = setting(ge=1)  # largest num_images one request may ask for
@@ -152,6 +162,8 @@ class RegistryConfig:
 
 @dataclass
 class GenerateConfig:
+    """`python -m pipeline.stages.generate`: images from the champion or any model URI."""
+
     model_uri: str | None = setting()  # null: the champion of registry.model_name
     num_images: int = setting(ge=1)
     seed: int = setting(ge=0)

@@ -88,6 +88,9 @@ class ComputeConfig:
 
 @dataclass
 class CheckpointConfig:
+    """Where a run's checkpoints go: paths.checkpoints/<fingerprint of the settings that shape
+    the weights>/, written atomically."""
+
     every_steps: int = setting(ge=1, weights=False)
     resume: bool = setting(weights=False)  # continue from checkpoints/<fingerprint>/ if there
 
