@@ -34,7 +34,7 @@ def zizmor(folder: Path):
 
 
 def test_both_workflows_exist():
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "retrain.yml"}
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "release.yml", "retrain.yml"}
 
 
 def test_workflows_match_githubs_schema():

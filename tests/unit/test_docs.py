@@ -42,10 +42,10 @@ def test_the_readme_is_a_front_page():
 def test_the_configuration_reference_is_generated_from_the_schemas():
     """docs/reference.md: every key of every section and plug-in with its type, default,
     allowed values and meaning, and every preset, as the code and conf/ say now."""
-    from pipeline.config import reference
+    from pipeline import reference
 
     page = (ROOT / "docs" / "reference.md").read_text()
-    assert reference.page() == page, "stale; fix: python -m pipeline.config.reference"
+    assert reference.page() == page, "stale; fix: python -m pipeline.reference"
     for key in ("compute.jit_compile", "augment.diffaugment", "dataset=image_folder",
                 "model=strided_dcgan", "regularizers=[r1]", "experiment=smoke"):  # fmt: skip
         _, _, name = key.partition(".")

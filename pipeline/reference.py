@@ -1,8 +1,8 @@
 """docs/reference.md, generated from the schemas and conf/: every key of every section with its
 type, default, allowed values and meaning, and every preset with what it sets.
 
-    python -m pipeline.config.reference docs/reference.md           # write the page
-    python -m pipeline.config.reference --check docs/reference.md   # exit 1 when it is stale
+    python -m pipeline.reference docs/reference.md           # write the page
+    python -m pipeline.reference --check docs/reference.md   # exit 1 when it is stale
 
 The meaning of a key is the comment beside (or just above) its field in the schema, else the
 comment beside it in conf/: one source for each, so the page cannot drift from the code.
@@ -28,7 +28,7 @@ from pipeline.config.schema import CONF_DIR, RULES, flatten
 HEADER = """# Configuration reference
 
 Generated from the schemas (`pipeline/config/`, and each plug-in's own) and the defaults in
-`conf/` by `python -m pipeline.config.reference docs/reference.md`; a test fails when this page
+`conf/` by `python -m pipeline.reference docs/reference.md`; a test fails when this page
 is stale. How the groups compose and how to override them: [Configuration](configuration.md).
 """
 
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     target, text = Path(args.page), page()
     if args.check:
         if not target.is_file() or target.read_text() != text:
-            print(f"{target} is stale\n  fix: python -m pipeline.config.reference {target}",
+            print(f"{target} is stale\n  fix: python -m pipeline.reference {target}",
                   file=sys.stderr)  # fmt: skip
             return 1
         print(f"{target} is up to date")
