@@ -11,4 +11,16 @@ from pipeline.logs import hide_native_logs, wanted
 if wanted(sys.argv, os.environ):
     hide_native_logs()
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml's, the one place it is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gan-pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+# Recorded with every run (tag pipeline_version), in eval.json and on the model card.
+__version__ = _version()

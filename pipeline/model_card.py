@@ -68,6 +68,7 @@ def _what_it_is(card: CardInputs) -> list[str]:
                      f"{t.get('images_per_s', 0):,.0f} images/s"),
         ("hardware", run.get("hardware", "not recorded")),
         ("git commit", f"`{run.get('git_commit', 'unknown')}`"),
+        ("made by", f"gan-pipeline {run.get('pipeline_version', 'not recorded')}"),
         ("MLflow run", f"`{run.get('run_id', '?')}`"),
     ]  # fmt: skip
     return ["## What it is", "", *_table(("", ""), rows), ""]

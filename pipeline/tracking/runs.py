@@ -18,6 +18,7 @@ from typing import Any
 import mlflow
 import mlflow.exceptions
 
+import pipeline
 from pipeline.config import TrackingConfig, flatten
 from pipeline.errors import Interrupted, PipelineError, Pruned
 from pipeline.io import file_lock, process_alive, repo_root
@@ -191,6 +192,7 @@ def training_run(
         "dataset": data_meta["dataset"],
         "dataset_checksum": data_meta["checksum"],
         "stage": "train",
+        "pipeline_version": pipeline.__version__,
         **(tags or {}),
     }
     if os.environ.get("DVC_EXP_NAME"):

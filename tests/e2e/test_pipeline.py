@@ -190,6 +190,14 @@ def test_dvc_repro_tracks_metrics_plots_and_the_champion(reproduced):
     assert champion.tags["decision"] == "champion"
     train_run = client.get_run(champion.run_id)
     assert train_run.data.metrics["eval/fid"] == pytest.approx(evaluation["fid"])
+    # The package version that made it: on the run, in eval.json and on the card.
+    from importlib.metadata import version
+
+    assert train_run.data.tags["pipeline_version"] == version("gan-pipeline")
+    assert evaluation["pipeline_version"] == version("gan-pipeline")
+    card = (repo / "metrics" / "model_card.md").read_text()
+    assert f"gan-pipeline {version('gan-pipeline')}" in card
+    assert champion.tags["architecture"] == "mlp"  # experiment=smoke trains the dense GAN
     # The quality probe (classifier before train): a KID/FID curve beside the losses.
     probe = client.get_metric_history(champion.run_id, "probe/fid")
     assert [m.step for m in probe] == [8] and probe[0].value > 0
