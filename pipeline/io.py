@@ -156,3 +156,12 @@ def repo_root(start: Path | None = None) -> Path:
         if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
             return candidate
     return path
+
+
+def progress(total: int | None, description: str, unit: str = "img", show: bool = True) -> Any:
+    """A progress bar on a terminal; nothing where output goes to a file or a pipe (DVC's log,
+    CI), which a bar would fill with carriage-return lines. ``show=False``: never."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B",
+                disable=None if show else True, leave=False)  # fmt: skip

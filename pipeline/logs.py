@@ -67,3 +67,15 @@ def hide_native_logs() -> None:
         thread.join(timeout=5)
 
     atexit.register(restore)
+
+
+# What mlflow.register_model prints when it succeeds (register prints its own decision)
+REGISTRATION_CHATTER = ("Successfully registered model", "Created version", "Registered model")
+
+
+def drop_lines(text: str, prefixes: tuple[str, ...]) -> str:
+    """``text`` without the lines that start with one of ``prefixes``."""
+    kept = (
+        line for line in text.splitlines(keepends=True) if not line.lstrip().startswith(prefixes)
+    )
+    return "".join(kept)

@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from pipeline.artifacts import EVAL_FEATURES, MODEL_CARD
 from pipeline.errors import PipelineError
 from pipeline.evaluation.catalog import FID, mlflow_key
 from pipeline.evaluation.compare import compare, compare_classes, compare_memorisation
+from pipeline.logs import REGISTRATION_CHATTER, drop_lines
 from pipeline.tracking.runs import EVALUATION_DIR, pip_requirements
 
 # Register's own output says what happened: not MLflow's "Validating input example" line, nor
@@ -203,9 +205,14 @@ def log_and_register(
         # what was trained, as the training run recorded it (model presets are named after it)
         "architecture": client.get_run(run_id).data.tags.get("model", "unknown"),
     }
-    # Its "Created version ..." lines are dropped: register prints the decision itself.
-    with contextlib.redirect_stderr(io.StringIO()):
-        version = mlflow.register_model(info.model_uri, name, tags=tags)
+    # Its success lines are dropped (register prints the decision itself); anything else it
+    # says (a warning, an error) is passed on.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            version = mlflow.register_model(info.model_uri, name, tags=tags)
+    finally:
+        sys.stderr.write(drop_lines(captured.getvalue(), REGISTRATION_CHATTER))
     return client.get_model_version(name, version.version)
 
 

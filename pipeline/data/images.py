@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.io import progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 RESIZE_MODES = ("center_crop", "pad", "stretch")
@@ -289,9 +290,7 @@ def _color(values: Sequence[int]) -> tuple[int, int, int]:
 
 
 def _progress(total: int, description: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, unit="img", disable=None, leave=False)
+    return progress(total, description)
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -12,11 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
-
 from pipeline.data.specs import DatasetSpec, RawFile
 from pipeline.errors import PipelineError
-from pipeline.io import atomic_path, sha256_file
+from pipeline.io import atomic_path, progress, sha256_file
 
 
 def candidate_dirs(spec: DatasetSpec, local_dir: Path) -> list[Path]:
@@ -87,9 +85,7 @@ def download_file(url: str, destination: Path, expected_sha256: str, timeout: fl
         digest = hashlib.sha256()
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"download {destination.name}"
-            ) as bar:
+            with progress(total, f"download {destination.name}", "B") as bar:
                 for chunk in iter(lambda: response.read(1 << 16), b""):
                     out.write(chunk)
                     digest.update(chunk)

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from pipeline.evaluation import metrics as m
+from pipeline.io import progress
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,9 @@ def compare(
     draws: dict[str, list[float]] = {"fid": [], "kid": []}
     kid_points = []
     # seconds a resample in 2,048 Inception dimensions on a CPU: shown when it takes a while
-    bar = tqdm(range(samples), desc="bootstrap", unit="resample", leave=False,
-               disable=real.shape[1] < 512)  # fmt: skip
-    for _ in bar:
+    bar = progress(samples, "bootstrap", "resample", show=real.shape[1] >= 512)
+    for _ in range(samples):
+        bar.update(1)  # before the draw: a step of the bar is a resample begun
         r = _resample(rng, real)
         c = _resample(rng, challenger)
         h = _resample(rng, champion)
@@ -111,6 +111,7 @@ def compare(
         kid_c, kid_h = _kid(rk, ck), _kid(rk, hk)
         kid_points.append((kid_c, kid_h))
         draws["kid"].append(kid_c - kid_h)
+    bar.close()
     points = {
         "fid": (_fid(real, challenger), _fid(real, champion)),
         "kid": tuple(np.mean(kid_points, axis=0)),  # KID is itself a mean over subsets

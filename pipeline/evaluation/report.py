@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.evaluation import metrics as m
 from pipeline.evaluation.scores import plug_in_scores
 from pipeline.evaluation.spaces import FeatureSpace
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, progress
 
 Extractor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
@@ -117,7 +116,7 @@ def generate_images(
     """``n`` images from seeded noise, in batches, with a progress bar."""
     rng = np.random.default_rng(seed)
     batches = []
-    with tqdm(total=n, desc="generate", unit="img", leave=False) as bar:
+    with progress(n, "generate") as bar:
         for start in range(0, n, batch_size):
             noise = rng.standard_normal((min(batch_size, n - start), latent_dim)).astype("float32")
             batches.append(np.asarray(generate(noise), dtype=np.float32))

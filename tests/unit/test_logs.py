@@ -56,3 +56,35 @@ def test_a_filtered_process_keeps_every_other_line_in_order_up_to_its_exit():
     assert result.returncode == 2
     shown = result.stderr.splitlines()
     assert shown == [*[x for x in lines if x in KEPT], "last words"]
+
+
+def test_progress_bars_stay_out_of_logs(capfd):
+    """Output that goes to a file or a pipe (DVC's log, CI) gets no carriage-return bar lines:
+    evaluate's generation bar wrote one per batch into `dvc repro`'s log."""
+    import numpy as np
+
+    from pipeline.evaluation.report import generate_images
+
+    images = generate_images(lambda z: np.tanh(z[:, :4]).reshape(-1, 2, 2, 1), 50, 8, seed=0,
+                             batch_size=10)  # fmt: skip
+    out, err = capfd.readouterr()
+    assert images.shape == (50, 2, 2, 1)
+    assert "\r" not in out + err and "generate" not in err
+
+
+def test_registration_keeps_what_mlflow_warns_and_drops_only_its_success_lines():
+    """register used to swallow everything MLflow printed while registering, a failure's
+    warning included; now only the success lines go."""
+    from pipeline.logs import REGISTRATION_CHATTER, drop_lines
+
+    printed = (
+        "Successfully registered model 'fashion_mnist-generator'.\n"
+        "2026/12/04 17:00:00 WARNING mlflow.tracking._model_registry: the store is read-only\n"
+        "Created version '3' of model 'fashion_mnist-generator'.\n"
+        "Registered model 'fashion_mnist-generator' already exists. Creating a new version.\n"
+    )
+    kept = drop_lines(printed, REGISTRATION_CHATTER)
+    assert (
+        kept
+        == "2026/12/04 17:00:00 WARNING mlflow.tracking._model_registry: the store is read-only\n"
+    )
