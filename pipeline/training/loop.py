@@ -35,8 +35,10 @@ from pipeline.training.inputs import make_dataset
 from pipeline.training.monitor import TrainingMonitor, TrainingObserver
 from pipeline.training.settings import GanSettings
 
-# Beside the checkpoints: the logged rows up to the latest one (a resumed run's curve starts so).
+# Beside the checkpoints: the logged rows and the quality probe's up to the latest one (a
+# resumed run's curves start so).
 HISTORY_FILE = "history.csv"
+PROBE_FILE = "quality.csv"
 
 
 def steps_per_execution(wanted: int, steps_per_epoch: int, start_step: int) -> int:
@@ -124,6 +126,9 @@ def train(
             monitor.earlier = history.resumed_rows(
                 checkpointer.directory / HISTORY_FILE, start_step
             )
+            monitor.earlier_probes = history.resumed_rows(
+                checkpointer.directory / PROBE_FILE, start_step
+            )
         gan.steps_per_execution = steps_per_execution(
             compute.steps_per_execution, steps_per_epoch, start_step
         )
@@ -171,11 +176,11 @@ def open_checkpoints(
     """The run's checkpointer, writing the monitor's rows beside each checkpoint (after the guard
     has checked the weights). A longer run's checkpoint is moved aside rather than resumed:
     resuming it would train past what was asked for."""
-    rows_file = directory / HISTORY_FILE
 
     def before_save() -> None:  # the rows before the weights: a resume drops any extra
         guard.check_weights()
-        history.write_rows(rows_file, monitor.rows)
+        history.write_rows(directory / HISTORY_FILE, monitor.rows)
+        history.write_rows(directory / PROBE_FILE, monitor.probe_rows)
 
     checkpointer = Checkpointer(
         directory, settings.checkpoint.every_steps, before_save=before_save,

@@ -52,6 +52,7 @@ class TrainingMonitor(keras.callbacks.Callback):
     # A resumed run's rows up to its checkpoint: they start ``rows`` and are sent to the
     # observers first, so that the new MLflow run holds the whole curve, with no gap or repeat.
     earlier: Sequence[dict[str, float]] = ()
+    earlier_probes: Sequence[dict[str, float]] = ()  # the same for the quality probe's rows
     rows: list[dict[str, float]] = field(default_factory=list)
     probe_rows: list[dict[str, float]] = field(default_factory=list)
 
@@ -63,8 +64,8 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: Any = None) -> None:
         self.rows[:] = self.earlier
-        self.probe_rows.clear()
-        for row in self.earlier:
+        self.probe_rows[:] = self.earlier_probes
+        for row in [*self.earlier, *self.earlier_probes]:
             for observer in self.observers:
                 observer.on_metrics({k: v for k, v in row.items() if k != "step"}, int(row["step"]))
         self._clock = time.perf_counter()

@@ -102,6 +102,25 @@ def test_resume_is_exact_with_every_stateful_technique(smoke_cfg, tmp_path):
     assert straight.rows[-1]["aug_p"] == pytest.approx((p_then + p_now) / 2)  # steps 7 and 8
 
 
+def test_the_quality_probes_rows_survive_a_resume(smoke_cfg, tmp_path):
+    """The probe's rows up to the checkpoint are kept beside it and start the resumed run's,
+    as the loss rows do: they used to be lost, leaving a gap in the quality curve."""
+    cfg = copy.deepcopy(smoke_cfg)
+    cfg.monitor.probe_every_steps = 2
+
+    def probe(gan):  # a stand-in score: the step it was taken at
+        return {"probe_fid": float(gan.g_optimizer.iterations.numpy()), "probe_kid": 0.0}
+
+    cfg.training.epochs = 1
+    first = train(cfg, checkpoint_dir=tmp_path / "ckpt", probe=probe)
+    assert [r["step"] for r in first.probe_rows] == [2, 4]
+    cfg.training.epochs = 2
+    resumed = train(cfg, checkpoint_dir=tmp_path / "ckpt", probe=probe)
+    assert resumed.start_step == 4
+    assert [r["step"] for r in resumed.probe_rows] == [2, 4, 6, 8]
+    assert [r["probe_fid"] for r in resumed.probe_rows] == [2.0, 4.0, 6.0, 8.0]
+
+
 def test_longer_checkpoint_is_not_resumed(smoke_cfg, tmp_path):
     train(smoke_cfg, checkpoint_dir=tmp_path / "ckpt")  # 2 epochs
     one = copy.deepcopy(smoke_cfg)
