@@ -67,7 +67,8 @@ def _what_it_is(card: CardInputs) -> list[str]:
         ("training", f"{int(t.get('steps', 0)):,} steps in {minutes} min {seconds} s, "
                      f"{t.get('images_per_s', 0):,.0f} images/s"),
         ("hardware", run.get("hardware", "not recorded")),
-        ("git commit", f"`{run.get('git_commit', 'unknown')}`"),
+        ("git commit", f"`{run.get('git_commit', 'unknown')}`" + (
+            f", DVC experiment `{run['dvc_experiment']}`" if run.get("dvc_experiment") else "")),
         ("made by", f"gan-pipeline {run.get('pipeline_version', 'not recorded')}"),
         ("MLflow run", f"`{run.get('run_id', '?')}`"),
     ]  # fmt: skip

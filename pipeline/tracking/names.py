@@ -12,6 +12,16 @@ from pipeline.config import CONF_DIR, flatten
 
 # Overrides that say where a run goes, not what it is: left out of run names.
 NOT_IN_NAMES = ("paths.", "tracking.", "hydra.", "hparams_search")
+# What the name shows first (the architecture, the dataset): not repeated among the overrides.
+ALREADY_SHOWN = ("model.name=", "dataset.name=", "dataset=")
+
+
+def short(override: str) -> str:
+    """An override as a run's name shows it: a folder by its name, not the machine's path."""
+    key, _, value = override.partition("=")
+    if key.lstrip("+~") == "dataset.raw_dir" and value:
+        return f"{key}=.../{os.path.basename(value.rstrip('/'))}"
+    return override
 
 
 def run_name(cfg: DictConfig, overrides: Sequence[str] | None = None, most: int = 6) -> str:
@@ -27,7 +37,8 @@ def run_name(cfg: DictConfig, overrides: Sequence[str] | None = None, most: int 
     if overrides is None:
         flat, base = flatten(cfg), flatten(_default_config())
         overrides = [f"{k}={v}" for k, v in flat.items() if base.get(k) != v]
-    shown = [o for o in overrides if not o.lstrip("+~").startswith(NOT_IN_NAMES)]
+    shown = [short(o) for o in overrides
+             if not o.lstrip("+~").startswith((*NOT_IN_NAMES, *ALREADY_SHOWN))]  # fmt: skip
     if len(shown) > most:
         shown = [*shown[:most], f"(+{len(shown) - most} more)"]
     experiment = os.environ.get("DVC_EXP_NAME")

@@ -54,7 +54,13 @@ def run_params(cfg: Mapping[str, Any]) -> dict[str, str]:
 
 
 def git_commit(path: Path | None = None) -> str:
-    """HEAD's hash, with "-dirty" when tracked files have uncommitted changes."""
+    """HEAD's hash, with "-dirty" when tracked files have uncommitted changes. In a DVC
+    experiment, the commit it is based on: DVC writes the experiment's params into the work
+    tree and commits the whole work tree as the experiment (tag dvc_experiment names it), so
+    "-dirty" would say nothing true."""
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
+    if baseline:
+        return baseline
     cwd = path or repo_root()
     try:
         commit = subprocess.run(

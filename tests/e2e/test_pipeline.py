@@ -281,8 +281,14 @@ def test_queued_experiments_run_two_at_a_time(reproduced):
     assert {r.data.tags.get("dvc_experiment") for r in runs} == set(experiments)
     assert all(r.data.metrics["eval/fid"] > 0 for r in runs)
     assert all(f"[dvc exp {r.data.tags['dvc_experiment']}]" in r.info.run_name for r in runs)
+    # The commit each experiment is based on, never "-dirty" (DVC wrote its params into the
+    # work tree), and the card names the experiment.
+    head = subprocess.run([*GIT, "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    assert {r.data.tags["git_commit"] for r in runs} == {head.stdout.strip()}
     versions = MlflowClient(store).search_model_versions("name = 'fashion_mnist-generator'")
     assert len(versions) == 2, "each experiment's generator was registered"
+    for version in versions:
+        assert "-dirty" not in version.description and ", DVC experiment `" in version.description
 
 
 @pytest.mark.distributed

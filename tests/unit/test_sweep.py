@@ -151,3 +151,11 @@ def test_tunes_overrides_are_checked_like_the_stages(capsys):
     with pytest.raises(SystemExit) as stopped:
         check_overrides(["hparams_search=no_such_search"], "tune")
     assert stopped.value.code == 2 and "no_such_search" in capsys.readouterr().err
+
+
+def test_a_run_on_a_folder_is_named_without_the_machines_path():
+    """A run on your own images: the folder by its name, the dataset once."""
+    cfg = compose_config(["dataset=image_folder", "dataset.raw_dir=/home/me/data/raw/pictures"])
+    name = run_name(cfg, ["dataset=image_folder", "dataset.raw_dir=/home/me/data/raw/pictures",
+                          "dataset.name=image_folder", "training.epochs=2"])  # fmt: skip
+    assert name == "strided_dcgan image_folder dataset.raw_dir=.../pictures training.epochs=2"
