@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+import pipeline
 from pipeline.config import EvaluationConfig
 from pipeline.data.prepared import PreparedData, normalize
 from pipeline.evaluation import report
@@ -88,6 +89,7 @@ def evaluate_generator(
         "floor": {k: v for k, v in floor.items() if k != "class_counts"},
         "protocol": {**asdict(protocol), "key": protocol.key(), "name": protocol.name()},
         "feature_space": space.describe(),
+        "pipeline_version": pipeline.__version__,  # the package that computed them
         **({"fid_caveat": caveat} if caveat else {}),
     }
     features = {

@@ -11,7 +11,6 @@ from typing import Any, cast
 
 import numpy as np
 
-import pipeline
 from pipeline import artifacts
 from pipeline.artifacts import Artifacts
 from pipeline.cli import entrypoint
@@ -77,7 +76,6 @@ def evaluate(cfg: EvaluateConfig) -> float:
     result["feature_space"]["chosen_because"] = why
     result["conditional"] = sheet is not None
     result["generator_sha256"] = generator_sha256
-    result["pipeline_version"] = pipeline.__version__
     # What was evaluated: register names the model after it (never after the config's dataset)
     result["data_title"] = data.meta.get("title") or data.meta["dataset"]
     result["class_names"] = list(data.meta["class_names"])
