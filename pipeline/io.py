@@ -165,3 +165,20 @@ def progress(total: int | None, description: str, unit: str = "img", show: bool 
 
     return tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B",
                 disable=None if show else True, leave=False)  # fmt: skip
+
+
+def write_or_check(target: Path, text: str, check: bool, fix: str) -> int:
+    """A generated file: write ``text`` to ``target``, or with ``check`` only compare (exit
+    status 1 and the ``fix`` command when they differ). Returns the exit status."""
+    import sys
+
+    if check:
+        if not target.is_file() or target.read_text() != text:
+            print(f"{target} is stale (it differs from what generates it)\n  fix: {fix}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dvc.utils.hydra import compose_and_dump
 
-from pipeline.io import repo_root
+from pipeline.io import repo_root, write_or_check
 
 
 def compose_params(output: Path, root: Path, overrides: list[str] | None = None) -> None:
@@ -34,18 +34,7 @@ def main() -> int:
         composed = Path(tmp) / "params.yaml"
         compose_params(composed, root)
         text = composed.read_text()
-    if args.check:
-        if not target.is_file() or target.read_text() != text:
-            print(
-                f"{target} differs from the composition of conf/\n  fix: python -m pipeline.params",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{target} matches conf/")
-        return 0
-    target.write_text(text)
-    print(f"wrote {target}")
-    return 0
+    return write_or_check(target, text, args.check, "python -m pipeline.params")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config.schema import CONF_DIR, RULES, flatten
+from pipeline.io import write_or_check
 
 HEADER = """# Configuration reference
 
@@ -230,17 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("page", nargs="?", default="docs/reference.md")
     parser.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
     args = parser.parse_args(argv)
-    target, text = Path(args.page), page()
-    if args.check:
-        if not target.is_file() or target.read_text() != text:
-            print(f"{target} is stale\n  fix: python -m pipeline.reference {target}",
-                  file=sys.stderr)  # fmt: skip
-            return 1
-        print(f"{target} is up to date")
-        return 0
-    target.write_text(text)
-    print(f"wrote {target}")
-    return 0
+    target = Path(args.page)
+    return write_or_check(target, page(), args.check, f"python -m pipeline.reference {target}")
 
 
 if __name__ == "__main__":

@@ -203,7 +203,8 @@ def test_params_check_detects_drift(tmp_path):
     assert changed != original
     (tmp_path / "conf" / "training" / "default.yaml").write_text(changed)
     result = run_module("pipeline.params", "--check", cwd=tmp_path)
-    assert result.returncode == 1 and "differs from the composition of conf/" in result.stderr
+    assert result.returncode == 1 and "params.yaml is stale" in result.stderr
+    assert "fix: python -m pipeline.params" in result.stderr
 
 
 def test_validation_does_not_import_tensorflow():
