@@ -86,10 +86,12 @@ class Catalog(Generic[T]):
 
     def entry(self, name: str) -> Entry[T]:
         if name not in self._entries:
+            # a config group (conf/model/) or a setting naming entries (augment.diffaugment)
+            where = f"an option from conf/{self.group}/" if "." not in self.group else "one"
             raise PipelineError(
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}",
-                f"pick an option from conf/{self.group}/ ({self.group}=<option>, or -S "
-                f"{self.group}=<option> with dvc exp run); CONTRIBUTING.md shows how to add one",
+                f"pick {where} ({self.group}=<option>, or -S {self.group}=<option> with dvc "
+                "exp run); CONTRIBUTING.md shows how to add one",
             )
         return self._entries[name]
 

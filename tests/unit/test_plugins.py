@@ -25,6 +25,11 @@ def test_unknown_entry_lists_choices_and_the_fix():
     with pytest.raises(PipelineError, match="unknown widget 'c'; choose one of: a, b") as err:
         catalog.get("c")
     assert "conf/widget/" in str(err.value) and "CONTRIBUTING.md" in str(err.value)
+    # entries named by a setting, not a config group: no conf/ folder to point at
+    listed: Catalog[int] = Catalog("augmentation", "augment.diffaugment")
+    with pytest.raises(PipelineError) as err:
+        listed.get("zoom")
+    assert "conf/" not in err.value.fix and "augment.diffaugment=<option>" in err.value.fix
 
 
 def test_the_same_name_twice_is_a_programming_error():
