@@ -92,9 +92,11 @@ def rules_of(f: dataclasses.Field[Any]) -> str:
     return "; ".join(shown)
 
 
-def type_name(hint: Any) -> str:
+def type_name(hint: Any, f: dataclasses.Field[Any]) -> str:
+    if hint is Any and "choices" in f.metadata:  # e.g. training.conditional: true/false/auto
+        return " or ".join(sorted({type(c).__name__ for c in f.metadata["choices"]}))
     text = str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
-    return text.replace(" | None", ", or null").replace("Any", "bool or auto")
+    return text.replace(" | None", ", or null")
 
 
 def shown(value: Any) -> str:
@@ -119,7 +121,7 @@ def section_table(schema: type, values: Any, conf_file: Path | None = None) -> l
         value = values.get(f.name) if isinstance(values, DictConfig) else None
         meaning = comments.get(f.name) or from_conf.get(f.name, "")
         rows.append(
-            f"| `{f.name}` | {type_name(hint)} | {shown(value)} | {rules_of(f)} | "
+            f"| `{f.name}` | {type_name(hint, f)} | {shown(value)} | {rules_of(f)} | "
             f"{meaning.replace('|', '/')} |"
         )
     return rows

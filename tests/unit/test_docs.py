@@ -46,6 +46,7 @@ def test_the_configuration_reference_is_generated_from_the_schemas():
 
     page = (ROOT / "docs" / "reference.md").read_text()
     assert reference.page() == page, "stale; fix: python -m pipeline.reference"
+    assert "| `conditional` | bool or str |" in page and "| `params` | dict[str, Any] |" in page
     for key in ("compute.jit_compile", "augment.diffaugment", "dataset=image_folder",
                 "model=strided_dcgan", "regularizers=[r1]", "experiment=smoke"):  # fmt: skip
         _, _, name = key.partition(".")
