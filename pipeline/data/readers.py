@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -99,8 +100,11 @@ def reader_of(spec: DatasetSpec) -> Callable[..., RawDataset]:
     """The reader a spec names: a function of this module by its name, or a function."""
     if callable(spec.reader):
         return spec.reader
-    reader: Callable[..., RawDataset] = globals()[spec.reader]
-    return reader
+    reader = globals().get(spec.reader)
+    if not callable(reader):  # a spec naming a reader this module lacks: a programming error
+        raise ValueError(f"dataset {spec.name}'s reader {spec.reader!r} is not a function of "
+                         f"{__name__}")  # fmt: skip
+    return cast(Callable[..., RawDataset], reader)
 
 
 def load_raw(settings: DatasetConfig, raw_root: str | Path) -> RawDataset:
