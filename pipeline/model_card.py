@@ -258,7 +258,12 @@ def _how_to_use(card: CardInputs) -> list[str]:
         "",
         "```bash",
         f'mlflow models serve -m "{uri}" --env-manager local --port 5001',
+        "curl -s 127.0.0.1:5001/invocations -H 'Content-Type: application/json' \\",
+        """  -d '{"dataframe_records": [{"num_images": 2, "seed": 0}], "params": {"format": "png"}}'""",
         "```",
+        "",
+        "Requests, answers (arrays, or PNG files with class names) and errors: the project's "
+        "docs/serving.md.",
         "",
         *(["In the training run's artifacts:" + files, ""] if files else []),
     ]

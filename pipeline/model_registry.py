@@ -30,7 +30,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
 from pipeline.artifacts import EVAL_FEATURES, MODEL_CARD
@@ -168,7 +168,10 @@ def log_and_register(
                 ColSpec(AnyType(), "truncation", required=False),
             ]
         ),
+        # The default answer, params {"format": "array"}; "png" answers a table of base64 PNG
+        # files with each image's request row and class name (pipeline.serving).
         outputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),
+        params=ParamSchema([ParamSpec("format", "string", "array")]),
     )
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(

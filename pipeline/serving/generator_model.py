@@ -11,10 +11,16 @@ Images come back as float32 NHWC in [-1, 1]. The same seed gives the same images
 class-conditional generator takes an optional ``label`` per row, a class number (0..K-1) or a
 class name ("Sneaker"); without one its images cycle through the classes. An unconditional one
 refuses a label.
+
+With ``params={"format": "png"}`` the answer is a table instead, one row an image: ``row`` (the
+request row it answers), ``label`` (its class's name, or None for an unconditional generator)
+and ``png`` (the image as a base64-encoded PNG file, 8 bits a channel).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import mlflow
@@ -48,7 +54,12 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     # The input's type hint: a DataFrame is what the model takes, and MLflow then neither infers
     # a schema from it nor warns that a type hint is missing (the signature is logged as given).
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: Any = None
+    ) -> np.ndarray | pd.DataFrame:
+        form = (params or {}).get("format") or "array"
+        if form not in FORMATS:
+            raise _bad_request(f"format must be one of {', '.join(FORMATS)} (got {form!r})")
         rows = model_input.to_dict(orient="records")
         if not rows:
             raise _bad_request("send at least one row with num_images and seed")
@@ -59,7 +70,24 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             raise _bad_request(
                 f"at most {self.max_images} images per request (asked for {total} in all)"
             )
-        return np.concatenate([self._generate(*request) for request in requests])
+        made = [self._generate(*request) for request in requests]
+        images = np.concatenate([images for images, _ in made])
+        if form == "array":
+            return images
+        return pd.DataFrame(
+            {
+                "row": np.concatenate(
+                    [np.full(len(labels), i) for i, (_, labels) in enumerate(made)]
+                ),
+                "label": [self._name(label) for _, labels in made for label in labels],
+                "png": [_png(image) for image in images],
+            }
+        )
+
+    def _name(self, label: int | None) -> str | None:
+        if label is None:
+            return None
+        return self.class_names[label] if label < len(self.class_names) else str(label)
 
     def _checked(self, row: Any) -> tuple[int, int, int | None, float]:
         num_images = _integer(row.get("num_images"), "num_images", 1, self.max_images)
@@ -90,19 +118,33 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     def _generate(
         self, num_images: int, seed: int, label: int | None, truncation: float
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, list[int | None]]:
+        """The images of one request row, and the class of each (None: unconditional)."""
         noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
         noise = (truncation * noise).astype("float32")
-        if self.num_classes:
-            labels = (
-                np.full(num_images, label, "int32")
-                if label is not None
-                else (np.arange(num_images) % self.num_classes).astype("int32")
-            )
-            images = self.generator([noise, labels], training=False)
-        else:
+        if not self.num_classes:
             images = self.generator(noise, training=False)
-        return np.asarray(images, dtype=np.float32)
+            return np.asarray(images, dtype=np.float32), [None] * num_images
+        labels = (
+            np.full(num_images, label, "int32")
+            if label is not None
+            else (np.arange(num_images) % self.num_classes).astype("int32")
+        )
+        images = self.generator([noise, labels], training=False)
+        return np.asarray(images, dtype=np.float32), [int(k) for k in labels]
+
+
+FORMATS = ("array", "png")
+
+
+def _png(image: np.ndarray) -> str:
+    """One NHWC image in [-1, 1] as a base64-encoded 8-bit PNG (grey for one channel)."""
+    from PIL import Image
+
+    pixels = np.clip(np.rint((image + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _missing(value: Any) -> bool:

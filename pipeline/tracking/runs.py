@@ -289,4 +289,6 @@ def pip_requirements() -> list[str]:
     model in a subprocess, which takes longer than the logging itself."""
     from importlib.metadata import version
 
-    return [f"{p}=={version(p)}" for p in ("tensorflow", "keras", "mlflow", "numpy")]
+    # Pillow writes the PNG answers of the served generator.
+    packages = ("tensorflow", "keras", "mlflow", "numpy", "pillow")
+    return [f"{p}=={version(p)}" for p in packages]
