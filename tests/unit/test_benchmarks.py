@@ -120,3 +120,23 @@ def test_every_gpu_check_run_composes_as_it_says(preset, mode):
     assert c.jit_compile == ("XLA" in mode) and not c.deterministic  # XLA really on
     size = {"default": 28, "folder64": 64, "folder128": 128}[preset]
     assert gpu_check.image_shape(cfg.dataset)[0] == size
+
+
+def test_the_readme_headline_is_generated_from_the_benchmark_result(tmp_path):
+    """README.md's headline table is what benchmarks/headline.py makes from
+    benchmarks/results/headline.json, whose rows carry date, machine, commit and protocol; a
+    row recorded from an eval.json takes its scores, protocol and floor from it."""
+    headline = load("headline")
+    result = json.loads(headline.RESULT.read_text())
+    readme = headline.README.read_text()
+    assert headline.refreshed(readme, result) == readme, "stale; fix: python benchmarks/headline.py"
+    for row in result["rows"]:
+        assert row["date"] and row["machine"] and row["commit"] and row["protocol"]
+        assert f"| {row['protocol']} | **{row['scores']['fid']:.2f}** |" in readme
+
+    evaluation = json.loads((BENCHMARKS.parent / "metrics" / "eval.json").read_text())
+    evaluation["fid"], evaluation["floor"]["fid"] = 7.25, 0.5
+    row = headline.row_of(evaluation, "a run", "2026-12-04", "here", "1 s", "abc")
+    assert row["protocol"] == evaluation["protocol"]["name"] and row["floor"]["fid"] == 0.5
+    changed = headline.refreshed(readme, {**result, "rows": [row]})
+    assert f"| {row['protocol']} | **7.25** | 0.50 |" in changed and changed != readme

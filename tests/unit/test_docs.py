@@ -3,6 +3,7 @@ a page outside the nav fails), and the README stays a front page."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -61,3 +62,40 @@ def test_the_metrics_page_holds_the_catalog():
         "docs/metrics.md's table differs from pipeline/evaluation/catalog.py; "
         "fix: python -m pipeline.evaluation.catalog docs/metrics.md"
     )
+
+
+def troubleshooting_patterns(page: str) -> list[re.Pattern[str]]:
+    """Each `error: ...` line of the page as a regex, every `<name>` matching any text."""
+    entries = page[page.index("\n## ") :]  # after the header's example
+    lines = [line for line in entries.splitlines() if line.startswith(("error: ", "HTTP 400: "))]
+    return [
+        re.compile("".join(".*" if part.startswith("<") else re.escape(part)
+                           for part in re.split(r"(<[^<>]*>)", line.split(": ", 1)[1])) + "$")
+        for line in lines
+    ]  # fmt: skip
+
+
+def test_the_troubleshooting_page_is_generated_from_the_errors_the_code_raises(tmp_path):
+    """docs/troubleshooting.md holds every PipelineError and served-model refusal as printed;
+    a real error of a stage matches one of its entries."""
+    from pipeline import troubleshooting
+    from pipeline.errors import PipelineError
+    from pipeline.stages.prepare import prepare
+    from tests.helpers.configs import compose_config, output_overrides, validate_all
+
+    page = (ROOT / "docs" / "troubleshooting.md").read_text()
+    assert troubleshooting.page() == page, "stale; fix: python -m pipeline.troubleshooting"
+    found = troubleshooting.messages()
+    assert len(found) >= 80 and sum(m.refusal for m in found) >= 5
+    assert "error: image folder <root> does not exist" in page
+    assert "HTTP 400: label <value> is not a class; the classes are: <classes>" in page
+    assert "'<old>' was renamed '<new>' in 0.2.0" in page  # a message a helper makes
+
+    cfg = validate_all(compose_config(
+        ["dataset=image_folder", f"dataset.raw_dir={tmp_path / 'nowhere'}",
+         *output_overrides(tmp_path)]))  # fmt: skip
+    with pytest.raises(PipelineError) as raised:
+        prepare(cfg)
+    problem = raised.value.problem
+    assert any(p.match(problem) for p in troubleshooting_patterns(page)), problem
+    assert not any(p.match("no such message") for p in troubleshooting_patterns(page))
