@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import inspect
 import io
+import json
 import sys
 import tokenize
 import typing
@@ -180,11 +181,33 @@ def plug_in_tables(group: str, catalog: Any) -> list[str]:
     return lines
 
 
+# Each preset's training time: measured on a CPU, estimated for a GPU (benchmarks/preset_times.py).
+PRESET_TIMES = CONF_DIR.parent / "benchmarks" / "results" / "preset-times.json"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
+
+
 def preset_rows() -> list[str]:
-    """What each preset sets, against the default composition."""
+    """What each preset sets, against the default composition, and how long it trains."""
+    times = json.loads(PRESET_TIMES.read_text())
     base = flatten(compose([]))
-    rows = ["| preset | what it is | what it sets (differences from the default) |",
-            "|---|---|---|"]  # fmt: skip
+    rows = [
+        f"Training time: {times['presets']['default']['steps']:,} steps of the default take "
+        f"{duration(times['presets']['default']['cpu_s'])} on {times['machine']} "
+        f"({times['date']}; `benchmarks/preset_times.py`: {times['measured']}, times the "
+        "preset's steps). The GPU column is an **estimate**, "
+        f"{times['gpu_estimate']}. Evaluation, and the classifier stage, come on top.",
+        "",
+        "| preset | what it is | training steps | 2-core CPU (measured) | GPU (estimate) "
+        "| what it sets (differences from the default) |",
+        "|---|---|---|---|---|---|",
+    ]
     for group in ("experiment", "hardware"):
         for option in options(group):
             text = (CONF_DIR / group / f"{option}.yaml").read_text().splitlines()
@@ -192,7 +215,14 @@ def preset_rows() -> list[str]:
             changed = {k: v for k, v in flatten(compose([f"{group}={option}"])).items()
                        if base.get(k) != v and not k.startswith("regularizers.")}  # fmt: skip
             sets = ", ".join(f"`{k}={v}`" for k, v in changed.items())
-            rows.append(f"| `{group}={option}` | {about} | {sets} |")
+            timed = times["presets"].get(option) if group == "experiment" else None
+            cost = (
+                f"{timed['steps']:,} | {duration(timed['cpu_s'])} | "
+                f"{duration(timed['gpu_estimate_s'])}"
+                if timed
+                else "any preset's | - | -"
+            )
+            rows.append(f"| `{group}={option}` | {about} | {cost} | {sets} |")
     return rows
 
 

@@ -140,3 +140,19 @@ def test_the_readme_headline_is_generated_from_the_benchmark_result(tmp_path):
     assert row["protocol"] == evaluation["protocol"]["name"] and row["floor"]["fid"] == 0.5
     changed = headline.refreshed(readme, {**result, "rows": [row]})
     assert f"| {row['protocol']} | **7.25** | 0.50 |" in changed and changed != readme
+
+
+def test_every_preset_has_a_training_time_for_its_current_steps():
+    """benchmarks/results/preset-times.json (shown in the configuration reference) has a row
+    for the default and every experiment preset, counted at the steps the preset trains now: a
+    preset whose epochs or batch size change needs `python benchmarks/preset_times.py` again."""
+    preset_times = load("preset_times")
+    recorded = json.loads(preset_times.RESULT.read_text())
+    assert recorded["date"] and recorded["machine"] and "not measured" in recorded["gpu_estimate"]
+    assert set(recorded["presets"]) == set(preset_times.presets())
+    for preset, row in recorded["presets"].items():
+        cfg, _ = preset_times.settings_of(preset)
+        assert row["steps"] == preset_times.total_steps(cfg), preset
+        assert abs(row["cpu_s"] - row["cpu_s_per_step"] * row["steps"]) <= 1, preset
+    # One pass over CIFAR-10's 50,000 images at batch 128 is 390 steps; the preset trains 50.
+    assert recorded["presets"]["cifar10_dcgan"]["steps"] == 50 * 390

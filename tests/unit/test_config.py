@@ -66,6 +66,15 @@ def test_default_is_hinge_with_lazy_r1_and_an_empty_list_turns_it_off():
         assert (cfg.loss.name, cfg.regularizers) == ("non_saturating", {}), preset
 
 
+def test_presets_that_count_epochs_pass_over_the_data():
+    """The tutorials' 30 or 50 epochs are passes over the training set: those presets must not
+    inherit the default's 8,000 steps an epoch (50 x 8,000 steps of 128 images would be 1,024
+    passes over CIFAR-10)."""
+    for preset in ("cifar10_dcgan", "cifar10_resnet", "mnist_mlp"):
+        cfg = validate_all(compose_config([f"experiment={preset}"]))
+        assert cfg.training.steps_per_epoch is None and cfg.training.epochs >= 30, preset
+
+
 def test_smoke_with_another_model():
     cfg = validate_all(compose_config(["experiment=smoke", "model=dcgan"]))
     assert cfg.model.name == "dcgan" and cfg.training.steps_per_epoch == 4

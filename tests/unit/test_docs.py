@@ -48,6 +48,8 @@ def test_the_configuration_reference_is_generated_from_the_schemas():
     page = (ROOT / "docs" / "reference.md").read_text()
     assert reference.page() == page, "stale; fix: python -m pipeline.reference"
     assert "| `conditional` | bool or str |" in page and "| `params` | dict[str, Any] |" in page
+    assert "| 2-core CPU (measured) | GPU (estimate) |" in page
+    assert "| `experiment=cifar10_dcgan` | " in page and "| 19,500 | " in page
     for key in ("compute.jit_compile", "augment.diffaugment", "dataset=image_folder",
                 "model=strided_dcgan", "regularizers=[r1]", "experiment=smoke"):  # fmt: skip
         _, _, name = key.partition(".")
