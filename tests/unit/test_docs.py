@@ -101,3 +101,21 @@ def test_the_troubleshooting_page_is_generated_from_the_errors_the_code_raises(t
     problem = raised.value.problem
     assert any(p.match(problem) for p in troubleshooting_patterns(page)), problem
     assert not any(p.match("no such message") for p in troubleshooting_patterns(page))
+
+
+def test_the_package_version_is_released_in_the_changelog():
+    """pyproject.toml's version has its dated section in CHANGELOG.md (what the release
+    workflow checks on a tag), under an Unreleased section, each version once."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import release
+
+    version = release.package_version()
+    assert release.problems(f"v{version}") == []
+    import pipeline
+
+    assert pipeline.__version__ == version, "reinstall: pip install -e ."
+    headings = re.findall(r"^## (.*)$", (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert headings[0] == "[Unreleased]"
+    assert re.fullmatch(rf"\[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}", headings[1])
+    assert all(re.fullmatch(r"\[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", h) for h in headings[1:])
+    assert len(set(headings)) == len(headings)
