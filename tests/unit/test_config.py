@@ -75,6 +75,16 @@ def test_presets_that_count_epochs_pass_over_the_data():
         assert cfg.training.steps_per_epoch is None and cfg.training.epochs >= 30, preset
 
 
+def test_folder_presets_score_utility_at_cpu_size():
+    """A colour folder's downstream-utility classifiers train on 64x64 or 128x128 images: the
+    folder presets cut the default's generated images and steps to a third (a CPU budget)."""
+    default = validate_all(compose_config()).evaluation.utility
+    for preset in ("folder64", "folder128"):
+        utility = validate_all(compose_config([f"experiment={preset}"])).evaluation.utility
+        assert utility.enabled and utility.steps * 3 <= default.steps, preset
+        assert utility.generated_per_class * 3 <= default.generated_per_class, preset
+
+
 def test_smoke_with_another_model():
     cfg = validate_all(compose_config(["experiment=smoke", "model=dcgan"]))
     assert cfg.model.name == "dcgan" and cfg.training.steps_per_epoch == 4
