@@ -1,16 +1,22 @@
-"""Pictures of the MLflow UI for the docs: the compare view of the newest sweep's children, a
-model version's page (its model card), or the run of a version (overview or model metrics).
+"""Pictures of the MLflow UI for the docs, taken as a person sees the pages: the model-training
+view, every chart loaded, the assistant panel closed.
 
+    pip install -e ".[screenshots]"; apt-get install chromium     # Playwright, a browser
+    python scripts/ui_screenshot.py --view experiment --columns Dataset Source eval/fid floor/fid \\
+        --tags registry.decision protocol.name --size 1900,520 --out docs/images/experiment-runs.png
+    python scripts/ui_screenshot.py --view run-metrics --version 1 --search probe \\
+        --out docs/images/run-probe-fid.png
+    python scripts/ui_screenshot.py --view version --version 2 --out docs/images/model-version.png
     python -m pipeline.tune -m experiment=smoke training.generator_lr=1e-4,2e-4
-    python scripts/ui_screenshot.py --store sqlite:///mlflow.db --out docs/mlflow-compare.png
-    python scripts/ui_screenshot.py --view version --model fashion_mnist-generator --version 1 \
-        --out docs/images/model-version.png
-    python scripts/ui_screenshot.py --view run-metrics --model fashion_mnist-generator \
-        --version 1 --out docs/images/run-samples.png
+    python scripts/ui_screenshot.py --view compare --out docs/images/mlflow-compare.png
 
-Starts `mlflow server` on the store (127.0.0.1, a free port), opens the compare view of the
-newest sweep's child runs in headless Chromium (Debian: `apt-get install chromium`), saves the
-screenshot, and stops the server.
+Starts `mlflow server` on the store (127.0.0.1, a free port), opens the page in headless
+Chromium through Playwright, waits for it, closes the assistant panel, ticks the runs table's
+columns (`--columns` toggles metrics and attributes, `--tags` shows run tags: the table's columns
+are a per-browser setting that no URL chooses), filters the charts (`--search`), saves the screenshot and stops the server.
+The views: the `experiment`'s runs table; a registered `version`'s page (its model card); the
+`run` of a version (overview) or its `run-metrics`; the newest sweep's `parent` run or the
+`compare` view of its children.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+VIEWS = ("compare", "parent", "version", "run", "run-metrics", "experiment")
 
 
 def free_port() -> int:
@@ -33,67 +42,101 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default="sqlite:///mlflow.db")
-    parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
-    parser.add_argument(
-        "--view",
-        choices=("compare", "parent", "version", "run", "run-metrics", "experiment"),
-        default="compare",
+def fail(problem: str, fix: str) -> int:
+    print(f"error: {problem}\n  fix: {fix}", file=sys.stderr)
+    return 2
+
+
+def route_of(args: argparse.Namespace, client: Any, experiment_id: str) -> str | None:
+    """The UI's route for the view; None when the store has no sweep for a sweep's view."""
+    if args.view == "experiment":
+        return f"experiments/{experiment_id}"
+    if args.view in ("version", "run", "run-metrics"):
+        run_id = client.get_model_version(args.model, args.version).run_id
+        return {
+            "version": f"models/{args.model}/versions/{args.version}",
+            "run": f"experiments/{experiment_id}/runs/{run_id}",
+            "run-metrics": f"experiments/{experiment_id}/runs/{run_id}/model-metrics",
+        }[args.view]
+    parents = client.search_runs(
+        [experiment_id], "tags.sweep = 'hydra'", order_by=["attributes.start_time DESC"]
     )
+    if not parents:
+        return None
+    parent = parents[0]
+    if args.view == "parent":
+        return f"experiments/{experiment_id}/runs/{parent.info.run_id}"
+    children = client.search_runs(
+        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
+    exps = urllib.parse.quote(json.dumps([experiment_id]))
+    return f"compare-runs?runs={runs}&experiments={exps}"
+
+
+def shoot(url: str, browser: str, args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    width, height = (int(v) for v in args.size.split(","))
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=browser, args=["--no-sandbox"])
+        page = chromium.new_page(viewport={"width": width, "height": height})
+        page.goto(url)
+        # Not "network idle": the UI polls the server while auto-refresh is on.
+        page.wait_for_timeout(args.wait_ms)
+        close = page.locator('[aria-label="Close"]')  # the assistant panel, open in a new browser
+        if close.count():
+            close.first.click()
+        for column in [*args.columns, *args.tags]:
+            search = page.get_by_placeholder("Search columns")
+            if not search.is_visible():  # the menu, closed after some toggles
+                page.get_by_role("button", name="Columns").click()
+            search.fill(column)
+            menu = page.get_by_role("dialog").filter(has=search)
+            menu.get_by_text(column, exact=True).first.click()
+        page.keyboard.press("Escape")
+        if args.search:
+            page.get_by_placeholder("Search metric charts").fill(args.search)
+        page.wait_for_timeout(args.wait_ms)  # charts drawn after the last change
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.out))
+        chromium.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--store", default="sqlite:///mlflow.db")
+    parser.add_argument("--out", type=Path, default=Path("docs/images/mlflow-compare.png"))
+    parser.add_argument("--view", choices=VIEWS, default="compare")
     parser.add_argument("--model", default="fashion_mnist-generator")
     parser.add_argument("--version", default="1")
-    parser.add_argument("--size", default="1600,1100")
-    parser.add_argument("--wait-ms", type=int, default=20000, help="the page's time to load")
+    parser.add_argument("--size", default="1600,1100", help="the window: width,height")
+    parser.add_argument("--wait-ms", type=int, default=10000, help="the page's time to load")
+    parser.add_argument(
+        "--columns", nargs="*", default=[],
+        help="the runs table's columns to toggle (experiment): metrics to show, attributes "
+        "shown by default to hide (Dataset, Source)",
+    )  # fmt: skip
+    parser.add_argument("--tags", nargs="*", default=[], help="run tags to show (experiment)")
+    parser.add_argument("--search", default="", help="charts to show (run-metrics): a filter")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        print("error: no chromium\n  fix: apt-get install chromium", file=sys.stderr)
-        return 2
+        return fail("no chromium", "apt-get install chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return fail("Playwright is not installed", 'pip install -e ".[screenshots]"')
 
     import mlflow
 
     client = mlflow.MlflowClient(args.store)
     experiment = client.get_experiment_by_name("gan-pipeline")
     if experiment is None:
-        print(
-            f"error: no experiment gan-pipeline in {args.store}\n  fix: run a sweep first",
-            file=sys.stderr,
-        )
-        return 2
-    if args.view == "experiment":
-        route = f"experiments/{experiment.experiment_id}"
-    elif args.view in ("version", "run", "run-metrics"):
-        version = client.get_model_version(args.model, args.version)
-        route = {
-            "version": f"models/{args.model}/versions/{args.version}",
-            "run": f"experiments/{experiment.experiment_id}/runs/{version.run_id}",
-            "run-metrics": f"experiments/{experiment.experiment_id}/runs/{version.run_id}"
-            "/model-metrics",
-        }[args.view]
-    else:
-        parents = client.search_runs(
-            [experiment.experiment_id],
-            "tags.sweep = 'hydra'",
-            order_by=["attributes.start_time DESC"],
-        )
-        if not parents:
-            print(
-                "error: no sweep in the store\n  fix: run python -m pipeline.tune -m ...",
-                file=sys.stderr,
-            )
-            return 2
-        parent = parents[0]
-        children = client.search_runs(
-            [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
-        )
-        if args.view == "compare":
-            runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
-            exps = urllib.parse.quote(json.dumps([experiment.experiment_id]))
-            route = f"compare-runs?runs={runs}&experiments={exps}"
-        else:
-            route = f"experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        return fail(f"no experiment gan-pipeline in {args.store}", "run dvc repro or a sweep")
+    route = route_of(args, client, experiment.experiment_id)
+    if route is None:
+        return fail("no sweep in the store", "run python -m pipeline.tune -m ...")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -112,13 +155,7 @@ def main() -> int:
         # browser (GenAI in a fresh one), not from the experiment's mlflow.experimentKind tag;
         # this parameter sets the toggle.
         url = f"{base}/#/{route}{'&' if '?' in route else '?'}workflowType=machine_learning"
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--window-size={args.size}", f"--virtual-time-budget={args.wait_ms}",
-             f"--screenshot={args.out.resolve()}", url],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        shoot(url, browser, args)
         print(f"{args.out}: {url}")
     finally:
         server.terminate()

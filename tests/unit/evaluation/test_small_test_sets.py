@@ -133,6 +133,25 @@ def test_the_quality_probe_says_when_it_scores_fewer_test_images(tmp_path, capsy
     assert "holds 30 images, fewer than monitor.probe_samples=100" in capsys.readouterr().out
 
 
+def test_the_quality_probe_scores_fewer_images_than_features_and_says_so(tmp_path, capsys):
+    """The smoke preset's 100 probe images in a 128-d classifier (the one `dvc repro` trained,
+    as a sweep after it finds): a biased but finite FID and a line saying so, not a stop."""
+    from pipeline.training.probe import QualityProbe
+
+    path = tmp_path / "model.keras"
+    extractor().extractor.classifier.save(path)
+    dims = extractor().feature_dim
+    test = np.random.default_rng(3).integers(0, 256, (dims, 8, 8, 1), dtype=np.uint8)
+    probe = QualityProbe.from_classifier(path, test, seed=0)
+    assert f"{dims} images in the classifier's {dims} feature dimensions" in (
+        capsys.readouterr().out
+    )
+    from pipeline.evaluation.metrics import frechet_distance, gaussian_stats
+
+    half = gaussian_stats(probe.real_features[: dims // 2])
+    assert np.isfinite(frechet_distance(half, probe.real_stats))
+
+
 def test_the_classifier_space_refuses_data_of_one_class(tmp_path):
     """Asked for by name on one-class data, even with a classifier file at the path (another
     data's): an error naming the way out, not scores in a space that learned nothing."""
