@@ -8,7 +8,8 @@ view, every chart loaded, the assistant panel closed.
         --out docs/images/run-probe-fid.png
     python scripts/ui_screenshot.py --view version --version 2 --out docs/images/model-version.png
     python -m pipeline.tune -m experiment=smoke training.generator_lr=1e-4,2e-4
-    python scripts/ui_screenshot.py --view compare --out docs/images/mlflow-compare.png
+    python scripts/ui_screenshot.py --view compare --plot-metric eval/fid --size 1900,1000 \\
+        --out docs/images/mlflow-compare.png
 
 Starts `mlflow server` on the store (127.0.0.1, a free port), opens the page in headless
 Chromium through Playwright, waits for it, closes the assistant panel, ticks the runs table's
@@ -95,6 +96,14 @@ def shoot(url: str, browser: str, args: argparse.Namespace) -> None:
             menu = page.get_by_role("dialog").filter(has=search)
             menu.get_by_text(column, exact=True).first.click()
         page.keyboard.press("Escape")
+        if args.plot_metric:  # the compare view's plot: this metric instead of the first one
+            label = page.get_by_text("Metrics:", exact=True)
+            metrics = label.locator("xpath=following-sibling::div[1]")  # its select box
+            metrics.locator("[class*=selection-item-remove]").first.click()
+            metrics.get_by_role("combobox").click()
+            page.keyboard.type(args.plot_metric)
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
         if args.search:
             page.get_by_placeholder("Search metric charts").fill(args.search)
         page.wait_for_timeout(args.wait_ms)  # charts drawn after the last change
@@ -119,6 +128,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--tags", nargs="*", default=[], help="run tags to show (experiment)")
     parser.add_argument("--search", default="", help="charts to show (run-metrics): a filter")
+    parser.add_argument("--plot-metric", default="", help="the metric of the compare view's plot")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
