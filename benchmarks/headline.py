@@ -49,7 +49,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         BEGIN,
         f"{first['run']}: {first['wall']} on {first['machine']}, {first['date']} (commit "
-        f"{first['commit']}). One generator, scored under two protocols; the floor is real "
+        f"{first['commit']}). One generator, scored under {len(rows)} protocol"
+        f"{'s' if len(rows) > 1 else ''}; the floor is real "
         "training images against the same test images, the best a generator can expect. "
         + result["note"],
         "",

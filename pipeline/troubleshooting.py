@@ -158,10 +158,10 @@ def placeholder(node: ast.AST) -> str:
 
 
 def assigned(name: str, scope: list[ast.AST]) -> ast.AST | None:
-    """The value last given to ``name`` by a plain assignment in the enclosing function or, failing
-    that, the module, or a string constant of that name in any module (one imported); None when
-    it is computed some other way."""
-    for block in [*CONSTANTS, *reversed(scope)][::-1]:
+    """The value last given to ``name`` by a plain assignment in the innermost of ``scope``'s
+    blocks that has one (the enclosing function, the module, then every module's string
+    constants, for a name imported); None when it is computed some other way."""
+    for block in reversed(scope):
         found = None
         for node in ast.walk(block):
             if isinstance(node, ast.Assign) and any(
@@ -185,26 +185,27 @@ def returned_pair(function: str, trees: dict[str, ast.Module]) -> tuple[ast.AST,
     return None
 
 
-# Module-level string constants of every module, for names a message imports (EVAL_METRICS).
-CONSTANTS: list[ast.AST] = []
-
-
 def messages(package: Path = ROOT / "pipeline") -> list[Message]:
     trees = {
         str(path.relative_to(package)): ast.parse(path.read_text())
         for path in sorted(package.rglob("*.py"))
     }
-    CONSTANTS[:] = [
-        ast.Module(body=[node], type_ignores=[])
-        for tree in trees.values()
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    ]
+    # Every module's string constants, the outermost scope: names a message imports.
+    constants = ast.Module(
+        body=[
+            node
+            for tree in trees.values()
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ],
+        type_ignores=[],
+    )
     found: list[Message] = []
     for module, tree in trees.items():
-        for scope, call in calls(tree):
+        for inner, call in calls(tree):
+            scope = [constants, *inner]
             name = call.func.id if isinstance(call.func, ast.Name) else None
             if name is None and isinstance(call.func, ast.Attribute):
                 name = call.func.attr
