@@ -24,23 +24,19 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 from hydra import compose, initialize_config_dir
 
-from benchmarks.train_throughput import forward_macs
+from benchmarks.train_throughput import forward_macs, seconds_per_step
 from pipeline.config import validate
 from pipeline.data.specs import image_shape
 from pipeline.stages.train import TrainConfig
 from pipeline.training import distribute
 from pipeline.training.build import build_gan, seed_everything
-from pipeline.training.inputs import make_dataset
-from pipeline.training.loop import steps_per_execution
 from pipeline.training.settings import GanSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,15 +75,7 @@ def time_preset(preset: str, steps: int, warmup: int) -> dict[str, object]:
     seed_everything(0, deterministic=False)
     gan = build_gan(shape, settings)
     batch = cfg.training.batch_size
-    images = np.random.default_rng(0).uniform(-1, 1, (batch * 8, *shape)).astype("float32")
-    dataset = make_dataset(images, batch, seed=0)
-    gan.steps_per_execution = steps_per_execution(
-        cfg.compute.steps_per_execution, math.gcd(steps, warmup), 0
-    )
-    gan.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
-    start = time.perf_counter()
-    gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    per_step = (time.perf_counter() - start) / steps
+    per_step = seconds_per_step(gan, shape, batch, steps, warmup, cfg.compute.steps_per_execution)
     g_macs, d_macs = forward_macs(gan.generator), forward_macs(gan.discriminator)
     step_flops = 2 * (4 * g_macs + 8 * d_macs) * batch
     n = total_steps(cfg)

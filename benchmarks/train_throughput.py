@@ -106,14 +106,20 @@ def measure(
     settings.seed = 0
     seed_everything(0, deterministic=False)
     gan = build_gan(shape, settings)
+    per_step = seconds_per_step(gan, shape, batch_size, steps, warmup, per_call)
+    return per_step, forward_macs(gan.generator), forward_macs(gan.discriminator)
+
+
+def seconds_per_step(gan, shape, batch_size: int, steps: int, warmup: int, per_call: int) -> float:
+    """Seconds a train step of ``gan`` takes on random images of ``shape``, ``per_call`` steps
+    per call into TensorFlow, after ``warmup`` steps (compiling included)."""
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size * 8, *shape)).astype("float32")
     dataset = make_dataset(images, batch_size, seed=0)
     gan.steps_per_execution = steps_per_execution(per_call, math.gcd(steps, warmup), 0)
     gan.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
     start = time.perf_counter()
     gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    per_step = (time.perf_counter() - start) / steps
-    return per_step, forward_macs(gan.generator), forward_macs(gan.discriminator)
+    return (time.perf_counter() - start) / steps
 
 
 def main() -> None:
